@@ -1,0 +1,76 @@
+"""The released SiamFC crop routine (FACTS §4), shared by the tracker and the training-pair sampler.
+
+Using one routine for both keeps training crops and tracking crops pixel-identical.
+Images are ``uint8`` arrays ``[H, W, 3]`` (any channel order: the routine never looks at it).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+__all__ = ["crop_window", "get_subwindow", "channel_mean"]
+
+
+def channel_mean(image: np.ndarray) -> np.ndarray:
+    """Per-channel mean of an ``[H, W, 3]`` image, float64 ``(3,)``: the crop's padding colour."""
+    return image.reshape(-1, image.shape[-1]).mean(axis=0)
+
+
+def crop_window(center: float, size: int) -> tuple[int, int]:
+    """First and last pixel (inclusive) of a crop of side ``size`` centred at ``center`` on one axis.
+
+    The release: ``first = round(center - (size + 1) / 2)``, ``last = first + size - 1``, with Python's
+    round (half to even).
+    """
+    first = round(float(center) - (size + 1) / 2.0)
+    return int(first), int(first) + int(size) - 1
+
+
+def get_subwindow(
+    image: np.ndarray,
+    center,
+    out_size: int,
+    in_size: int,
+    pad_color,
+) -> np.ndarray:
+    """Crop a square of side ``in_size`` around ``center`` and resize it to ``out_size``.
+
+    Args:
+        image: ``uint8`` ``[H, W, 3]``.
+        center: ``(cx, cy)`` in 0-based pixel coordinates (a scalar means the same on both axes).
+        out_size: side of the returned patch.
+        in_size: side of the region cut from ``image`` (rounded to an integer, as the release does).
+        pad_color: ``(3,)`` colour for the part of the window outside the image; stored in ``uint8``
+            (so truncated, as in the release).
+
+    Returns:
+        ``uint8`` ``[out_size, out_size, 3]``. Resized with ``cv2.resize`` (bilinear) only when
+        ``in_size != out_size``.
+    """
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"get_subwindow: expected an [H, W, 3] image, got shape {image.shape}")
+    in_size = int(round(float(in_size)))
+    out_size = int(out_size)
+    if in_size < 1:
+        raise ValueError(f"get_subwindow: crop side must be >= 1 pixel, got in_size={in_size}")
+    cx, cy = (center, center) if np.isscalar(center) else (center[0], center[1])
+    height, width = image.shape[:2]
+    x0, x1 = crop_window(cx, in_size)
+    y0, y1 = crop_window(cy, in_size)
+    left, top = max(0, -x0), max(0, -y0)
+    right, bottom = max(0, x1 - width + 1), max(0, y1 - height + 1)
+    if left or top or right or bottom:
+        color = np.asarray(pad_color, dtype=np.float64).astype(np.uint8)
+        # Only the window itself is materialised (the release pads the whole image first; same pixels).
+        patch = np.empty((in_size, in_size, 3), dtype=np.uint8)
+        patch[...] = color
+        sx0, sx1 = max(x0, 0), min(x1, width - 1)
+        sy0, sy1 = max(y0, 0), min(y1, height - 1)
+        if sx0 <= sx1 and sy0 <= sy1:
+            patch[sy0 - y0 : sy1 - y0 + 1, sx0 - x0 : sx1 - x0 + 1] = image[sy0 : sy1 + 1, sx0 : sx1 + 1]
+    else:
+        patch = image[y0 : y1 + 1, x0 : x1 + 1]
+    if in_size != out_size:
+        patch = cv2.resize(patch, (out_size, out_size))
+    return np.ascontiguousarray(patch)

@@ -1,0 +1,77 @@
+"""The equivariance measure (FACTS §8): SES layers pass, plain convs and broken layers fail."""
+
+import pytest
+import torch
+
+from sesiam_lib.sesn import (SESConvHH, SESConvZ2H, ScalePool, downscale, equivariance_delta, equivariance_error,
+                             layerwise_equivariance_error, natural_images, se_scales)
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return natural_images(192)
+
+
+def stem(padding_mode="constant"):
+    torch.manual_seed(0)
+    return SESConvZ2H(3, 32, 9, 7, se_scales(), padding=4, padding_mode=padding_mode).eval()
+
+
+def test_stem_is_equivariant_and_plain_conv_is_not(photos):
+    se_error = equivariance_error(stem(), photos, scale_ratio=1.4, border=0.2)
+    plain = torch.nn.Conv2d(3, 32, 7, padding=3, bias=False)
+    with torch.no_grad():
+        plain.weight -= plain.weight.mean(dim=(2, 3), keepdim=True)
+    plain_error = equivariance_error(plain, photos, scale_ratio=1.4, border=0.2)
+    assert se_error < 0.005
+    assert plain_error >= 10 * se_error
+
+
+def test_circular_padding_measured_too(photos):
+    assert equivariance_error(stem("circular"), photos) < 0.01
+
+
+def test_measure_catches_wrong_scale_alignment(photos):
+    """A layer whose scale axis is reversed, or a comparison without the shift, must score badly."""
+    layer = stem()
+
+    class Reversed(torch.nn.Module):
+        def forward(self, x):
+            return torch.flip(layer(x), dims=[2])
+
+    good = equivariance_error(layer, photos)
+    assert equivariance_error(Reversed(), photos) > 10 * good
+    # neighbouring scales of smooth photos are alike, so a missing shift is "only" several times worse
+    assert equivariance_error(layer, photos, scale_shift=0) > 3 * good
+
+
+def test_layerwise_stack(photos):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        SESConvZ2H(3, 8, 9, 7, se_scales(), padding=4), torch.nn.ReLU(),
+        SESConvHH(8, 8, 1, 5, 3, se_scales(), padding=2), ScalePool(),
+    ).eval()
+    result = layerwise_equivariance_error(net, photos[:2])
+    assert list(result.errors) == ["0", "1", "2", "3", "output"]
+    assert result.errors["0"] < 0.005
+    assert 0 < result.errors["2"] < 0.5  # the 5x5 middle conv is much less exact (3x3 support at small scales)
+    assert result.errors["3"] == pytest.approx(result.errors["output"])
+    rows = result.rows()
+    assert rows[0]["layer"] == "0" and rows[0]["scale_ratio"] == 1.4
+    with pytest.raises(KeyError, match="nope"):
+        layerwise_equivariance_error(net, photos[:1], layers=["nope"])
+
+
+def test_delta_is_zero_for_identical_maps_and_one_for_zero_prediction():
+    phi = torch.randn(1, 2, 3, 20, 20)
+    small = downscale(phi, size=(14, 14))
+    shifted = torch.cat([small[:, :, 1:], torch.zeros_like(small[:, :, :1])], dim=2)
+    assert equivariance_delta(phi, shifted, scale_shift=1, border=0.1) == pytest.approx(0.0, abs=1e-12)
+    assert equivariance_delta(phi, torch.zeros_like(small), border=0.1) == pytest.approx(1.0)
+
+
+def test_downscale_shapes():
+    assert downscale(torch.zeros(2, 3, 192, 192), 1.4).shape == (2, 3, 137, 137)
+    assert downscale(torch.zeros(2, 3, 4, 50, 40), size=(10, 8)).shape == (2, 3, 4, 10, 8)
+    with pytest.raises(ValueError):
+        downscale(torch.zeros(1, 1, 4, 4))

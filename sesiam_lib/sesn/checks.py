@@ -1,0 +1,72 @@
+"""Ready-made equivariance checks: the release's layer configurations with random weights.
+
+Used by notebook 01 and ``benchmarks/bench_equivariance.py`` so that both report the same numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import torch
+from torch import nn
+
+from .basis import se_scales
+from .equivariance import equivariance_error
+from .layers import SESConvHH, SESConvHH1x1, SESConvZ2H
+
+__all__ = ["REFERENCE_LAYERS", "build_reference_layer", "measure_reference_layers", "error_vs_ratio"]
+
+
+def _stem(channels: int, padding_mode: str) -> nn.Module:
+    return SESConvZ2H(3, channels, 9, 7, se_scales(), padding=4, padding_mode=padding_mode)
+
+
+def _plain_zero_mean(channels: int, kernel_size: int = 7) -> nn.Module:
+    conv = nn.Conv2d(3, channels, kernel_size, padding=kernel_size // 2, bias=False)
+    with torch.no_grad():
+        conv.weight -= conv.weight.mean(dim=(2, 3), keepdim=True)
+    return conv
+
+
+#: name -> builder(channels, padding_mode); the configurations of SE-SiamFC's layers (FACTS §2, §3, §8).
+REFERENCE_LAYERS: dict[str, Callable[[int, str], nn.Module]] = {
+    "stem Z2->H K9 E7": _stem,
+    "middle Z2->H K5 E3": lambda c, p: SESConvZ2H(3, c, 5, 3, se_scales(), padding=2, padding_mode=p),
+    "stem + H->H K5 E3": lambda c, p: nn.Sequential(
+        _stem(c, p), nn.ReLU(), SESConvHH(c, c, 1, 5, 3, se_scales(), padding=2, padding_mode=p)),
+    "stem + H->H 1x1 L2": lambda c, p: nn.Sequential(_stem(c, p), nn.ReLU(), SESConvHH1x1(c, c, scale_size=2)),
+    "plain 7x7 zero-mean": lambda c, p: _plain_zero_mean(c),
+}
+
+
+def build_reference_layer(name: str, channels: int = 32, padding_mode: str = "constant", seed: int = 0) -> nn.Module:
+    """One of :data:`REFERENCE_LAYERS`, with random weights drawn from ``seed``, in eval mode."""
+    if name not in REFERENCE_LAYERS:
+        raise KeyError(f"unknown reference layer {name!r}; choose from {list(REFERENCE_LAYERS)}")
+    torch.manual_seed(seed)
+    return REFERENCE_LAYERS[name](channels, padding_mode).eval()
+
+
+def measure_reference_layers(images: torch.Tensor, names: Iterable[str] | None = None,
+                             padding_modes: Iterable[str] = ("constant", "circular"), scale_ratio: float = 1.4,
+                             border: float = 0.2, channels: int = 32, seed: int = 0) -> list[dict]:
+    """Equivariance error of each reference layer and padding mode on ``images`` ``[B, 3, H, W]``.
+
+    Returns rows ``{"layer", "padding", "error", "scale_ratio", "border"}``.
+    """
+    rows = []
+    for name in names or REFERENCE_LAYERS:
+        for padding in padding_modes:
+            if name.startswith("plain") and padding != "constant":
+                continue  # the plain conv has only zero padding here
+            layer = build_reference_layer(name, channels, padding, seed)
+            error = equivariance_error(layer, images, scale_ratio=scale_ratio, border=border)
+            rows.append({"layer": name, "padding": padding, "error": error, "scale_ratio": scale_ratio,
+                         "border": border})
+    return rows
+
+
+def error_vs_ratio(layer: nn.Module, images: torch.Tensor, ratios: Iterable[float], border: float = 0.2) -> list[float]:
+    """Equivariance error of ``layer`` for several downscale ratios (scale shift 1 each): the minimum should sit
+    at the layer's own scale ratio (1.4 for SE-SiamFC)."""
+    return [equivariance_error(layer, images, scale_ratio=r, border=border) for r in ratios]

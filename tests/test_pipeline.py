@@ -1,0 +1,91 @@
+"""The papermill pipeline: matrix expansion, parameters, resume, and failure reports naming the cell."""
+
+import json
+
+import nbformat
+import pytest
+import yaml
+
+from sesiam_lib.pipeline import expand_steps, load_preset, run_pipeline
+from sesiam_lib.pipeline.runner import available_presets, parse_override
+
+
+def write_notebook(path, body, parameters="value = 1\nrun_name = ''\nresults_root = ''\nwork_root = ''"):
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell(parameters)
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params] + [nbformat.v4.new_code_cell(code) for code in body]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(path))
+
+
+def test_expand_matrix_and_precedence():
+    preset = {"parameters": {"seed": 0, "lr": 1}, "steps": [
+        {"notebook": "a.ipynb"},
+        {"notebook": "b.ipynb", "name": "b_{model}_{seed}", "parameters": {"lr": 2},
+         "matrix": {"model": ["x", "y"], "seed": [0, 1]}}]}
+    steps = expand_steps(preset, {"lr": 3})
+    assert [s.name for s in steps] == ["a", "b_x_0", "b_x_1", "b_y_0", "b_y_1"]
+    assert all(s.parameters["lr"] == 3 for s in steps)
+    assert steps[2].parameters["seed"] == 1 and steps[2].parameters["model"] == "x"
+    assert expand_steps(preset)[1].parameters["lr"] == 2
+    with pytest.raises(ValueError, match="duplicate"):
+        expand_steps({"steps": [{"notebook": "b.ipynb", "matrix": {"m": [1, 2]}, "name": "same"}]})
+
+
+def test_parse_override():
+    assert parse_override("seeds=[0, 1]") == ("seeds", [0, 1])
+    assert parse_override("name=abc") == ("name", "abc")
+    with pytest.raises(ValueError, match="key=value"):
+        parse_override("oops")
+
+
+def test_shipped_presets_parse():
+    names = available_presets()
+    for required in ("smoke", "tmnist_smnist", "tmnist_smnist_3seeds", "paper", "released"):
+        assert required in names
+    for name in names:
+        assert expand_steps(load_preset(name))
+
+
+@pytest.mark.slow
+def test_run_resume_and_failure_report(tmp_path):
+    notebooks = tmp_path / "nb"
+    notebooks.mkdir()
+    write_notebook(notebooks / "ok.ipynb", [
+        "from pathlib import Path\n(Path(results_root) / run_name / f'out_{value}.md').write_text(f'| v |\\n|---|\\n| {value} |')"])
+    write_notebook(notebooks / "bad.ipynb", ["x = 1", "raise ValueError('broken on purpose')"])
+    preset = tmp_path / "p.yaml"
+    preset.write_text(yaml.safe_dump({"steps": [
+        {"notebook": "ok.ipynb", "name": "ok_{value}", "matrix": {"value": [1, 2]}},
+        {"notebook": "bad.ipynb"}]}))
+    results = tmp_path / "results"
+    # cell 3 of the executed notebook: parameters (0), papermill's injected parameters (1), x = 1 (2), raise (3)
+    with pytest.raises(Exception, match=r"bad.ipynb.*cell 3 of the executed notebook.*ValueError: broken on purpose"):
+        run_pipeline(str(preset), results_root=results, work_root=tmp_path / "work", run_name="r",
+                     notebooks_dir=notebooks)
+    run_dir = results / "r"
+    summary = (run_dir / "README.md").read_text()
+    assert "FAILED" in summary and "bad.ipynb" in summary and "cell 3" in summary
+    assert "| 2 |" in summary  # tables written by the notebooks are gathered into the summary
+    state = json.loads((run_dir / "pipeline_state.json").read_text())
+    assert state["steps"]["ok_1"]["status"] == "done" and state["steps"]["bad"]["status"] == "failed"
+    # fix the notebook; a re-run resumes: the finished steps are not executed again
+    write_notebook(notebooks / "bad.ipynb", ["x = 1"])
+    stamp = (run_dir / "ok_1.ipynb").stat().st_mtime_ns
+    run_pipeline(str(preset), results_root=results, work_root=tmp_path / "work", run_name="r", notebooks_dir=notebooks)
+    assert (run_dir / "ok_1.ipynb").stat().st_mtime_ns == stamp
+    assert "Status: complete" in (run_dir / "README.md").read_text()
+    # changed parameters invalidate the finished step
+    run_pipeline(str(preset), overrides={"extra": 5}, results_root=results, work_root=tmp_path / "work",
+                 run_name="r", notebooks_dir=notebooks)
+    assert (run_dir / "ok_1.ipynb").stat().st_mtime_ns != stamp
+
+
+def test_required_parameters(tmp_path):
+    preset = tmp_path / "p.yaml"
+    preset.write_text(yaml.safe_dump({"required": ["got10k_root"], "steps": [{"notebook": "x.ipynb"}]}))
+    with pytest.raises(ValueError, match="got10k_root"):
+        run_pipeline(str(preset), results_root=tmp_path)
+    with pytest.raises(FileNotFoundError, match="unknown pipeline preset"):
+        load_preset("no_such_preset")

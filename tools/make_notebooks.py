@@ -309,7 +309,8 @@ runner = run_vot if benchmark_protocol(dataset) == "vot" else run_otb
 records = {}
 for name, factory in factories.items():
     records[name] = runner(factory, sequences, out_dir, name, workers=workers, benchmark=hyper, progress=False)
-    print(f"{name:24s} mean FPS {records[name].get('mean_fps', float('nan')):.1f}")
+    fps = records[name].get("mean_fps")
+    print(f"{name:24s} mean FPS", "n/a" if fps is None else f"{fps:.1f}")
 ''')
 nb.md("## Frames with ground truth (dashed) and each tracker's box")
 nb.code('''

@@ -1,0 +1,156 @@
+"""Model registry: ``build_model(name, **options)`` for SiamFC+ / SE-SiamFC and their tiny CPU twins.
+
+- ``siamfc_resnet22``: SiamFC+ (CIResNet-22). Crops 127 / 255, features 512 x 5x5 / 512 x 21x21, scores 17x17.
+- ``se_siamfc_resnet22``: SE-SiamFC (SE-ResNet-22). Crops 127 / 255, features 512 x 3 scales x 5x5 / 21x21
+  (scale-pooled by the head), scores 17x17.
+- ``siamfc_tiny`` / ``se_siamfc_tiny``: the same structures, narrower and shallower (stem 16, planes (16, 32),
+  blocks (2, 2)). Crops 79 / 159, features 128 x 4x4 / 14x14, scores 11x11 (see :mod:`.tiny`).
+
+All have stride 8. Options (all models): ``exemplar_size``, ``instance_size`` (other crop sizes; the score size
+follows from the geometry, :func:`~sesiam_lib.models.common.score_size`). SE models: ``padding_mode``
+(``'constant'``, the default and the release's evaluation setting, or ``'circular'``, what the release trained
+with).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Callable
+
+from torch import nn
+
+from .ciresnet import CIResNetFeatures
+from .common import BackboneSpec, feature_size, score_size
+from .se_resnet import SEResNetFeatures
+from .siamfc import SiamFC
+
+__all__ = ["build_model", "list_models", "register_model", "SiamFCPlus", "SESiamFC", "MODEL_SPECS",
+           "model_spec"]
+
+FULL_PLAIN = BackboneSpec(stem_channels=64, planes=(64, 128), blocks=(3, 4), stem_kernel=7, mid_kernel=3)
+FULL_SE = replace(FULL_PLAIN, stem_kernel=9, mid_kernel=5, stem_effective=7, mid_effective=3)
+
+
+class _SizedSiamFC(SiamFC):
+    def _set_geometry(self, spec: BackboneSpec, exemplar_size: int, instance_size: int) -> None:
+        self.spec = spec
+        self.exemplar_size = int(exemplar_size)
+        self.instance_size = int(instance_size)
+        self.total_stride = 8
+        self.exemplar_feature_size = feature_size(self.exemplar_size, spec)
+        self.instance_feature_size = feature_size(self.instance_size, spec)
+        self.score_size = score_size(self.exemplar_size, self.instance_size, spec)
+        if self.score_size < 1:
+            raise ValueError(f"instance_size {instance_size} must exceed exemplar_size {exemplar_size}")
+
+
+class SiamFCPlus(_SizedSiamFC):
+    """SiamFC+ (SiamDW's ``SiamFCRes22``): CIResNet backbone + ``0.1 * xcorr`` head.
+
+    State dict: ``features.features.*`` exactly as SiamDW's releases. Input RGB 0..255 (flipped to BGR inside).
+    """
+
+    scale_equivariant = False
+    input_format = CIResNetFeatures.input_format
+
+    def __init__(self, spec: BackboneSpec = FULL_PLAIN, exemplar_size: int = 127, instance_size: int = 255,
+                 arch: str = "siamfc_resnet22") -> None:
+        super().__init__()
+        self.arch = arch
+        self.features = CIResNetFeatures(spec)
+        self._set_geometry(spec, exemplar_size, instance_size)
+
+
+class SESiamFC(_SizedSiamFC):
+    """SE-SiamFC (``SESiamFCResNet22``): SE-ResNet backbone; the head scale-pools, then ``0.1 * xcorr``.
+
+    State dict: ``features.mean``, ``features.std``, ``features.features.*`` (with the ``basis`` buffers) exactly
+    as the release. Input RGB 0..255 (normalised inside).
+    """
+
+    scale_equivariant = True
+    input_format = SEResNetFeatures.input_format
+
+    def __init__(self, spec: BackboneSpec = FULL_SE, exemplar_size: int = 127, instance_size: int = 255,
+                 padding_mode: str = "constant", arch: str = "se_siamfc_resnet22") -> None:
+        super().__init__()
+        self.arch = arch
+        self.features = SEResNetFeatures(spec, padding_mode=padding_mode)
+        self._set_geometry(spec, exemplar_size, instance_size)
+
+    @property
+    def num_scales(self) -> int:
+        return len(self.spec.scales)
+
+    @property
+    def padding_mode(self) -> str:
+        return self.features.padding_mode
+
+    def set_padding_mode(self, padding_mode: str) -> "SESiamFC":
+        """Switch the spatial padding of every K x K scale conv (``'constant'`` or ``'circular'``)."""
+        self.features.set_padding_mode(padding_mode)
+        return self
+
+
+# name -> (factory, default options); the spec lives in MODEL_SPECS
+_REGISTRY: dict[str, tuple[Callable[..., SiamFC], dict[str, Any]]] = {}
+MODEL_SPECS: dict[str, BackboneSpec] = {}
+
+
+def register_model(name: str, factory: Callable[..., SiamFC], spec: BackboneSpec, **defaults: Any) -> None:
+    """Register ``factory(spec=..., arch=name, **defaults, **options)`` under ``name``."""
+    _REGISTRY[name] = (factory, dict(defaults))
+    MODEL_SPECS[name] = spec
+
+
+def list_models() -> list[str]:
+    """Registered model names."""
+    return sorted(_REGISTRY)
+
+
+def model_spec(name: str) -> BackboneSpec:
+    """The backbone spec of a registered model."""
+    if name not in MODEL_SPECS:
+        raise KeyError(f"unknown model {name!r}; known: {list_models()}")
+    return MODEL_SPECS[name]
+
+
+def build_model(name: str, **options: Any) -> SiamFC:
+    """Build a registered model (randomly initialised, training mode).
+
+    Args:
+        name: ``'siamfc_resnet22'``, ``'se_siamfc_resnet22'``, ``'siamfc_tiny'``, ``'se_siamfc_tiny'``
+            (see :func:`list_models`).
+        **options: ``exemplar_size``, ``instance_size``; SE models also ``padding_mode``.
+    """
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown model {name!r}; known: {list_models()}")
+    factory, defaults = _REGISTRY[name]
+    kwargs = {**defaults, **options}
+    if "padding_mode" in kwargs and factory is not SESiamFC:
+        if kwargs["padding_mode"] != "constant":
+            raise ValueError(f"{name} has no scale convs: padding_mode {kwargs['padding_mode']!r} not supported")
+        kwargs.pop("padding_mode")
+    try:
+        return factory(spec=MODEL_SPECS[name], arch=name, **kwargs)
+    except TypeError as exc:
+        raise TypeError(f"build_model({name!r}): bad option ({exc})") from exc
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of learnable parameters (buffers such as the SE basis excluded)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def _register_defaults() -> None:
+    from .tiny import TINY_EXEMPLAR, TINY_INSTANCE, TINY_PLAIN, TINY_SE
+
+    register_model("siamfc_resnet22", SiamFCPlus, FULL_PLAIN, exemplar_size=127, instance_size=255)
+    register_model("se_siamfc_resnet22", SESiamFC, FULL_SE, exemplar_size=127, instance_size=255,
+                   padding_mode="constant")
+    register_model("siamfc_tiny", SiamFCPlus, TINY_PLAIN, exemplar_size=TINY_EXEMPLAR, instance_size=TINY_INSTANCE)
+    register_model("se_siamfc_tiny", SESiamFC, TINY_SE, exemplar_size=TINY_EXEMPLAR, instance_size=TINY_INSTANCE,
+                   padding_mode="constant")
+
+
+_register_defaults()

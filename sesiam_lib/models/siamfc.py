@@ -1,0 +1,158 @@
+"""The SiamFC wrapper shared by SiamFC+ and SE-SiamFC: correlation head, balanced loss, template/track.
+
+A Siamese tracker embeds a template crop ``z`` and a search crop ``x`` with the same backbone and
+cross-correlates the two feature maps (FACTS §3)::
+
+    score = 0.1 * xcorr(phi(z), phi(x))           # SiamFC+
+    score = 0.1 * xcorr(P(phi(z)), P(phi(x)))     # SE-SiamFC, P = max over the scale axis
+
+Interface of every model (reference and fast):
+
+- ``template(z)``: embed the template crops and cache the (scale-pooled) features; returns them.
+- ``track(x)``: scores ``[N, 1, score_size, score_size]`` of ``N`` search crops against the cached template
+  (one cached template is broadcast over the ``N`` crops; ``N`` cached templates are paired one-to-one).
+- ``forward(z, x)``: training scores, template ``i`` against search ``i`` (a single template broadcasts).
+- ``loss(scores, labels)``: :func:`balanced_bce_loss`.
+
+Inputs are float32 tensors ``[B, 3, H, W]`` holding **RGB 0..255** values; each backbone converts them to the
+format its weights expect (``input_format``): SiamFC+ flips to BGR and keeps raw 0..255, SE-SiamFC divides by
+255 and normalises with the ImageNet mean/std stored as buffers ``features.mean`` / ``features.std``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["xcorr", "balanced_bce_loss", "SiamFC", "OUT_SCALE"]
+
+OUT_SCALE = 0.1
+"""The head multiplies the cross-correlation by 0.1 (both releases)."""
+
+
+def xcorr(zf: torch.Tensor, xf: torch.Tensor) -> torch.Tensor:
+    """Cross-correlate template features ``zf [Nz, C, h, w]`` with search features ``xf [Nx, C, H, W]``.
+
+    ``Nz == 1``: the template is slid over every search map. ``Nz == Nx``: template ``i`` against search ``i``
+    (grouped convolution). Returns ``[Nx, 1, H - h + 1, W - w + 1]`` (no 0.1 factor).
+    """
+    if zf.dim() != 4 or xf.dim() != 4:
+        raise ValueError(f"xcorr expects 4-D features, got template {tuple(zf.shape)} and search {tuple(xf.shape)}")
+    nz, channels = zf.shape[:2]
+    nx = xf.shape[0]
+    if xf.shape[1] != channels:
+        raise ValueError(f"xcorr: template has {channels} channels, search has {xf.shape[1]}")
+    if nz == 1:
+        return F.conv2d(xf, zf)
+    if nz != nx:
+        raise ValueError(f"xcorr: {nz} templates cannot be paired with {nx} search crops (need 1 or {nx})")
+    out = F.conv2d(xf.reshape(1, nx * channels, xf.shape[2], xf.shape[3]), zf, groups=nx)
+    return out.reshape(nx, 1, out.shape[-2], out.shape[-1])
+
+
+def balanced_bce_loss(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Balanced logistic loss of SiamFC (FACTS §3).
+
+    BCE-with-logits is averaged separately over the positive cells (label 1) and the negative cells
+    (label 0) of the whole batch, and the two means are combined 0.5 / 0.5. Cells with any other label value
+    are ignored. A term with no cells contributes 0 (as the release does).
+
+    Args:
+        scores: logits, any shape (typically ``[B, 1, S, S]``).
+        labels: values 0 / 1 (``float`` or ``bool``) with as many elements as ``scores`` (reshaped), or a
+            shape that broadcasts to it (e.g. one ``[S, S]`` map for the whole batch).
+    """
+    if labels.shape != scores.shape:
+        labels = labels.reshape(scores.shape) if labels.numel() == scores.numel() else labels.expand_as(scores)
+    pred = scores.reshape(-1)
+    label = labels.reshape(-1).to(pred.dtype)
+    pos = label == 1
+    neg = label == 0
+    zero = pred.sum() * 0.0  # keeps the graph and device/dtype
+    loss_pos = F.binary_cross_entropy_with_logits(pred[pos], label[pos]) if bool(pos.any()) else zero
+    loss_neg = F.binary_cross_entropy_with_logits(pred[neg], label[neg]) if bool(neg.any()) else zero
+    return 0.5 * loss_pos + 0.5 * loss_neg
+
+
+class SiamFC(nn.Module):
+    """Siamese fully-convolutional tracker network: ``features`` (backbone with input conversion) + xcorr head.
+
+    Subclasses set ``self.features`` (an extractor whose state-dict prefix is ``features.``) and the geometry.
+
+    Attributes:
+        exemplar_size: template crop side in pixels (127 for the full models).
+        instance_size: search crop side in pixels (255 for the full models).
+        score_size: side of the score map (17 for the full models).
+        total_stride: pixels of the crop per score cell (8).
+        input_format: what the backbone feeds its first conv (``'bgr_0_255'`` or ``'rgb_imagenet'``); the
+            model's own inputs are always RGB 0..255.
+        scale_equivariant: True for SE models (features carry a scale axis before the head's scale pooling).
+        arch: registry name of the architecture (e.g. ``'se_siamfc_resnet22'``).
+    """
+
+    exemplar_size: int
+    instance_size: int
+    score_size: int
+    total_stride: int = 8
+    input_format: str
+    scale_equivariant: bool = False
+    arch: str = ""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.out_scale = OUT_SCALE
+        self.zf: torch.Tensor | None = None
+
+    # --- embedding -------------------------------------------------------------------------------------
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Head input for crops ``x`` (RGB 0..255): backbone features, scale-pooled for SE models -> Z2."""
+        f = self.features(x)
+        if f.dim() == 5:
+            f = f.max(dim=2)[0]
+        return f
+
+    def head(self, zf: torch.Tensor, xf: torch.Tensor) -> torch.Tensor:
+        """``0.1 * xcorr(zf, xf)`` on (already scale-pooled) features."""
+        return self.out_scale * xcorr(zf, xf)
+
+    # --- tracking --------------------------------------------------------------------------------------
+    def template(self, z: torch.Tensor) -> torch.Tensor:
+        """Embed template crop(s) ``z [Nz, 3, E, E]`` (RGB 0..255) and cache the features for :meth:`track`."""
+        self.zf = self.embed(z)
+        return self.zf
+
+    def track(self, x: torch.Tensor) -> torch.Tensor:
+        """Scores ``[N, 1, score_size, score_size]`` of search crops ``x [N, 3, I, I]`` vs the cached template."""
+        if self.zf is None:
+            raise RuntimeError("track() called before template(): no cached template features")
+        return self.head(self.zf, self.embed(x))
+
+    # --- training --------------------------------------------------------------------------------------
+    def forward(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Training scores ``[B, 1, s, s]``: template ``z[i]`` against search ``x[i]`` (``z`` may have batch 1)."""
+        return self.head(self.embed(z), self.embed(x))
+
+    def loss(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """:func:`balanced_bce_loss` of ``scores`` against 0/1 ``labels``."""
+        return balanced_bce_loss(scores, labels)
+
+    # --- gradual unfreezing (release recipe, FACTS §5) -----------------------------------------------
+    def unfix(self, ratio: float) -> bool:
+        """Release recipe: at training-progress ``ratio`` in (0, .1, .2, .3, .5, .6, .7) unfreeze more blocks.
+
+        Delegates to ``features.unfix``; returns True when ``ratio`` is one of the milestones. By default (no
+        call) every parameter is trainable and every module follows ``train()``/``eval()`` normally.
+        """
+        return self.features.unfix(ratio)
+
+    def fast(self) -> nn.Module:
+        """An eval-only optimised copy (see :func:`sesiam_lib.models.fast.optimize_for_inference`)."""
+        from .fast import optimize_for_inference
+
+        return optimize_for_inference(self)
+
+    def extra_repr(self) -> str:
+        return (f"arch={self.arch!r}, exemplar_size={self.exemplar_size}, instance_size={self.instance_size}, "
+                f"score_size={self.score_size}, total_stride={self.total_stride}, "
+                f"input_format={self.input_format!r}")

@@ -3,10 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-PRESET ?= tmnist_smnist
 PYTEST_ARGS ?=
 
-.PHONY: setup test reproduce smoke notebooks lab bench clean-results
+.PHONY: setup test reproduce reproduce-3seeds smoke notebooks lab bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +18,17 @@ setup: $(STAMP)  ## create .venv and install sesiam_lib with its test extras
 test: $(STAMP)  ## run the test suite (what CI runs)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-reproduce: $(STAMP)  ## the main job on the embedded default: notebook 01 headless into results/equivariance
-	cd notebooks && ../$(BIN)/python -m papermill --log-level WARNING -k python3 \
-	    01_equivariance.ipynb ../results/equivariance/01_equivariance.ipynb -p results_root ../results
+reproduce: $(STAMP)  ## the main job on the embedded default: the synthetic T-MNIST/S-MNIST reproduction
+	$(BIN)/python -m sesiam_lib.pipeline --preset tmnist_smnist
+
+reproduce-3seeds: $(STAMP)  ## the same over three training seeds (mean ± std), about an hour
+	$(BIN)/python -m sesiam_lib.pipeline --preset tmnist_smnist_3seeds
+
+smoke: $(STAMP)  ## every notebook end to end on a tiny synthetic set (a couple of minutes)
+	$(BIN)/python -m sesiam_lib.pipeline --preset smoke --results-root runs/smoke-results
+
+notebooks: $(STAMP)  ## regenerate the notebooks' source from tools/make_notebooks.py
+	$(BIN)/python tools/make_notebooks.py
 
 lab: $(STAMP)  ## open the notebooks in JupyterLab with the project's environment
 	$(BIN)/jupyter lab notebooks/

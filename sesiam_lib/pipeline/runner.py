@@ -158,8 +158,14 @@ def run_pipeline(preset: str, overrides: dict[str, Any] | None = None, results_r
         force: re-run steps already finished.
         only: run only the steps whose names start with one of these prefixes.
     """
+    import os
+
     import papermill
     from papermill.exceptions import PapermillExecutionError
+
+    from ..core.notebook import HEADLESS_ENV
+
+    os.environ[HEADLESS_ENV] = "1"  # inherited by the kernels: widgets are skipped (see core.notebook)
 
     spec = load_preset(preset)
     root = repo_root()

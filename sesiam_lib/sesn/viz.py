@@ -116,9 +116,15 @@ def plot_scale_responses(phi_x: torch.Tensor, phi_dx: torch.Tensor, channel: int
 def equivariance_explorer(images: torch.Tensor, channels: int = 16):
     """An ipywidgets control (layer, padding, scale ratio) that redraws the scale responses and the error.
 
-    Returns the widget; display it in JupyterLab. Headless runs (papermill) keep no widget output, so
-    notebooks also draw static figures for the default settings.
+    Returns the widget; display it in JupyterLab. In headless runs (:func:`sesiam_lib.core.notebook.is_headless`)
+    it returns ``None``: widgets can block nbclient and are not kept in executed notebooks, so notebooks draw
+    static figures for the default settings as well.
     """
+    from ..core.notebook import is_headless
+
+    if is_headless():
+        print("(headless run: interactive explorer skipped; see the static figures)")
+        return None
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
     from IPython.display import display

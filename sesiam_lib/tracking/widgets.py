@@ -31,8 +31,15 @@ def frame_grid(sequence, results: Mapping[str, np.ndarray], num_frames: int = 6,
 def frame_slider(sequence, results: Mapping[str, np.ndarray]):
     """An ``IntSlider`` over the frames of ``sequence`` redrawing the frame with ground truth and boxes.
 
-    ``results``: ``{tracker name: (N, 4) 0-based boxes}``. Returns the widget (display it in JupyterLab).
+    ``results``: ``{tracker name: (N, 4) 0-based boxes}``. Returns the widget (display it in JupyterLab), or
+    ``None`` in headless runs (:func:`sesiam_lib.core.notebook.is_headless`), which keep :func:`frame_grid`'s
+    static figure instead.
     """
+    from ..core.notebook import is_headless
+
+    if is_headless():
+        print("(headless run: frame slider skipped; see the static frames)")
+        return None
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
     from IPython.display import display

@@ -9,12 +9,24 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["crop_window", "get_subwindow", "channel_mean"]
+__all__ = ["crop_window", "get_subwindow", "channel_mean", "context_side", "search_side"]
 
 
 def channel_mean(image: np.ndarray) -> np.ndarray:
     """Per-channel mean of an ``[H, W, 3]`` image, float64 ``(3,)``: the crop's padding colour."""
     return image.reshape(-1, image.shape[-1]).mean(axis=0)
+
+
+def context_side(w: float, h: float, context: float = 0.5) -> int:
+    """Exemplar crop side ``s_z = round(sqrt((w + c (w + h)) (h + c (w + h))))`` (half to even), at least 1 px."""
+    pad = context * (w + h)
+    return max(1, round(float(np.sqrt((w + pad) * (h + pad)))))
+
+
+def search_side(s_z: float, exemplar_size: int = 127, instance_size: int = 255) -> float:
+    """Search crop side ``s_x = s_z + 2 ((I - E) / 2) / (E / s_z)``, in the release's order of operations."""
+    scale_z = exemplar_size / s_z
+    return s_z + 2 * (((instance_size - exemplar_size) / 2) / scale_z)
 
 
 def crop_window(center: float, size: int) -> tuple[int, int]:

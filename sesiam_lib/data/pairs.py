@@ -43,22 +43,11 @@ import torch
 from torch.utils.data import Dataset
 
 from ..core.boxes import box_is_valid
-from ..core.crop import crop_window, get_subwindow
+from ..core.crop import context_side, crop_window, get_subwindow, search_side
 from ..core.labels import siamfc_label
 from ..core.sequence import Sequence
 
 __all__ = ["PairDataset", "context_side", "search_side", "valid_frames", "color_jitter"]
-
-
-def context_side(w: float, h: float, context: float = 0.5) -> float:
-    """Exemplar crop side ``s_z = round(sqrt((w + c(w+h)) (h + c(w+h))))`` (half to even), at least 1."""
-    pad = context * (w + h)
-    return max(1.0, float(np.round(math.sqrt((w + pad) * (h + pad)))))
-
-
-def search_side(s_z: float, exemplar_size: int = 127, instance_size: int = 255) -> float:
-    """Search crop side ``s_x = s_z + 2 ((I - E) / 2) / (E / s_z)``."""
-    return s_z + 2.0 * ((instance_size - exemplar_size) / 2.0) / (exemplar_size / s_z)
 
 
 def valid_frames(seq: Sequence) -> np.ndarray:

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 from ..core.boxes import center_to_xywh, polygon_to_xywh
-from ..core.crop import channel_mean, get_subwindow
+from ..core.crop import channel_mean, context_side, get_subwindow, search_side
 from .params import DEFAULT_BENCHMARK, canonical_benchmark, tracker_params
 
 __all__ = ["SiamFCTracker", "as_rgb_uint8", "parse_box", "hann_window", "scale_factors", "bicubic_matrix",
@@ -368,13 +368,8 @@ class SiamFCTracker:
         self.center, self.size = center, size
         self.avg_chans = channel_mean(img)
 
-        ctx = self.context_amount * (size[0] + size[1])
-        wc_z, hc_z = size[0] + ctx, size[1] + ctx
-        s_z = max(1, round(float(np.sqrt(wc_z * hc_z))))
-        scale_z = self.exemplar_size / s_z
-        d_search = (self.instance_size - self.exemplar_size) / 2
-        pad = d_search / scale_z
-        self.s_x = s_z + 2 * pad
+        s_z = context_side(size[0], size[1], self.context_amount)
+        self.s_x = search_side(s_z, self.exemplar_size, self.instance_size)
         self.min_s_x, self.max_s_x = 0.2 * self.s_x, 5 * self.s_x
 
         z_crop = get_subwindow(img, center, self.exemplar_size, s_z, self.avg_chans)

@@ -33,7 +33,6 @@ Images come out RGB (``Sequence.image``); a model that wants BGR (SiamFC+) flips
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 

@@ -29,8 +29,9 @@ def data_root(tmp_path_factory):
 
 
 def tiny_config(data_root, run_dir, **extra):
+    # one thread: on a shared 2-core machine two OpenMP threads slow down badly when another process competes
     cfg = {"model": "siamfc_tiny", "epochs": 2, "batch_size": 2, "seed": 0, "device": "cpu", "progress": False,
-           "run_dir": str(run_dir), "data": {"root": str(data_root), "pairs_per_epoch": 4}}
+           "num_threads": 1, "run_dir": str(run_dir), "data": {"root": str(data_root), "pairs_per_epoch": 4}}
     cfg.update(extra)
     return cfg
 
@@ -88,6 +89,13 @@ def test_wrong_model_checkpoints(data_root, tmp_path):
     torch.save(other, raw)
     with pytest.raises(CheckpointError, match="missing keys"):
         train(tiny_config(data_root, tmp_path / "q", pretrained=str(raw)))
+    # extra keys (e.g. an ImageNet classifier) are left out with a warning when every model key is there
+    with_head = dict(torch.load(plain.final_checkpoint, weights_only=True)["model"])
+    with_head["fc.weight"] = torch.zeros(10, 128)
+    head_file = tmp_path / "with_head.pth"
+    torch.save(with_head, head_file)
+    extra = train(tiny_config(data_root, tmp_path / "h", pretrained=str(head_file), epochs=1))
+    assert "not used by siamfc_tiny" in (extra.run_dir / "train.log").read_text()
     # the model's own weights load (and training starts from them)
     ok = train(tiny_config(data_root, tmp_path / "r", pretrained=str(plain.final_checkpoint), epochs=1))
     assert ok.global_step == 2
@@ -176,3 +184,23 @@ def test_unknown_model_and_bad_model_options(data_root, tmp_path):
         train(tiny_config(data_root, tmp_path / "a", model="se_siamfc_tinyy"))
     with pytest.raises(ConfigError, match="model_kwargs"):
         train(tiny_config(data_root, tmp_path / "b", model_kwargs={"no_such_option": 1}))
+
+
+def test_load_pretrained_loads_or_transfers(tmp_path):
+    from sesiam_lib.models import build_model
+    from sesiam_lib.training import load_pretrained
+
+    torch.manual_seed(1)
+    plain = build_model("siamfc_tiny")
+    path = tmp_path / "plain.pth"
+    torch.save({"model": plain.state_dict()}, path)
+    target = build_model("siamfc_tiny")
+    assert load_pretrained(target, path, "siamfc_tiny") == "loaded"
+    for k, v in plain.state_dict().items():
+        assert torch.equal(v, target.state_dict()[k]), k
+    se = build_model("se_siamfc_tiny")
+    assert load_pretrained(se, path, "se_siamfc_tiny") == "transferred"
+    key = "features.features.layer1.0.bn1.running_mean"
+    assert torch.equal(se.state_dict()[key], plain.state_dict()[key])
+    with pytest.raises(FileNotFoundError):
+        load_pretrained(target, tmp_path / "missing.pth", "siamfc_tiny")

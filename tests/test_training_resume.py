@@ -26,6 +26,7 @@ def data_root(tmp_path_factory):
 def tiny_config(data_root, run_dir, **extra):
     cfg = {
         "model": "siamfc_tiny", "epochs": 2, "batch_size": 2, "seed": 7, "device": "cpu", "progress": False,
+        "num_threads": 1,  # two OpenMP threads slow down badly when another process competes for the 2 cores
         "run_dir": str(run_dir), "data": {"root": str(data_root), "pairs_per_epoch": 6},
     }
     for key, value in extra.items():
@@ -115,10 +116,10 @@ def _run_cli(args, env):
 
 @pytest.mark.slow
 def test_sigkill_then_resume_gives_bitwise_equal_weights(data_root, tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONHASHSEED": "0"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
     common = ["model=se_siamfc_tiny", f"data.root={data_root}", "epochs=3", "batch_size=2",
               "data.pairs_per_epoch=8", "seed=3", "device=cpu", "progress=false", "checkpoint.every_steps=3",
-              "num_threads=2"]
+              "num_threads=1"]
     # reference: uninterrupted
     ref = _run_cli(common + [f"run_dir={tmp_path / 'ref'}"], env)
     out, _ = ref.communicate(timeout=300)
@@ -255,7 +256,7 @@ def test_paper_recipe_on_the_tiny_twins(data_root, tmp_path):
     padding for SE) on the tiny twins and the synthetic data, which uses the GOT-10k layout."""
     plain = train(tiny_config(data_root, tmp_path / "plain", epochs=1, **{"data.pairs_per_epoch": 2}))
     overrides = [f"data.root={data_root}", f"run_dir={tmp_path / 'se'}", "device=cpu", "progress=false",
-                 "epochs=2", "batch_size=2", "data.pairs_per_epoch=4", "data.num_workers=0",
+                 "num_threads=1", "epochs=2", "batch_size=2", "data.pairs_per_epoch=4", "data.num_workers=0",
                  "checkpoint.every_steps=0", "model=se_siamfc_tiny", f"pretrained={plain.final_checkpoint}"]
     res = train(preset="paper", overrides=overrides)
     assert res.global_step == 4

@@ -87,7 +87,8 @@ def restore_rng_state(state: dict) -> None:
         random.setstate((int(py[0]), tuple(int(v) for v in py[1]), py[2]))
     npst = state.get("numpy")
     if npst is not None:
-        keys = npst[1].numpy().astype(np.uint32) if isinstance(npst[1], torch.Tensor) else np.asarray(npst[1], np.uint32)
+        keys = npst[1].numpy() if isinstance(npst[1], torch.Tensor) else np.asarray(npst[1])
+        keys = keys.astype(np.uint32)
         np.random.set_state((npst[0], keys, int(npst[2]), int(npst[3]), float(npst[4])))
     if state.get("torch") is not None:
         torch.set_rng_state(state["torch"].cpu())

@@ -122,7 +122,8 @@ def _floats(rows: list[dict], key: str) -> list[float]:
 def plot_training_log(run_dir: str | os.PathLike):
     """A matplotlib Figure of a run's loss and learning-rate curves (and validation AUC when recorded).
 
-    Left: per-step loss (thin) with its per-epoch mean (markers) against the epoch (fractional for steps);
+    Left: per-step loss (thin) with its per-epoch mean (markers) against the epoch (fractional for steps; log
+    scale);
     middle: learning rate per step (log scale); right: validation success AUC per epoch when the run
     validated, with the best epoch marked.
     """
@@ -161,6 +162,9 @@ def plot_training_log(run_dir: str | os.PathLike):
     if epochs:
         ax.plot(_floats(epochs, "epoch"), _floats(epochs, "mean_loss"), "o-", color="tab:red", ms=4,
                 label="epoch mean")
+    # the first steps of a from-scratch run can be 100x the rest: a log axis keeps both readable
+    if any(v > 0 for v in (_floats(steps, "loss") if steps else [])):
+        ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("balanced BCE loss")
     ax.set_title("training loss")
@@ -180,10 +184,8 @@ def plot_training_log(run_dir: str | os.PathLike):
 
     if has_val:
         ax = axes[2]
-        ep = _floats(epochs, "epoch")
-        auc = _floats(epochs, "val_auc")
-        ax.plot(ep, auc, "o-", color="tab:purple")
-        valid = [(a, e) for a, e in zip(auc, ep) if not math.isnan(a)]
+        valid = [(a, e) for a, e in zip(_floats(epochs, "val_auc"), _floats(epochs, "epoch")) if not math.isnan(a)]
+        ax.plot([e for _, e in valid], [a for a, _ in valid], "o-", color="tab:purple")
         if valid:
             best_auc, best_ep = max(valid)
             ax.axvline(best_ep, color="gray", ls="--", lw=0.8)

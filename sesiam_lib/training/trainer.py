@@ -239,6 +239,16 @@ def load_pretrained(model: nn.Module, path: str | os.PathLike, model_name: str) 
         raise CheckpointError(
             f"pretrained checkpoint {path} was written for model {written_for!r}, not {model_name!r}"
         )
+    own = model.state_dict()
+    extra = [k for k in state if k not in own]
+    fits = all(k in state and tuple(state[k].shape) == tuple(v.shape) for k, v in own.items()
+               if not k.endswith("num_batches_tracked"))
+    if extra and fits:
+        # e.g. an ImageNet backbone file that still holds its classifier: use what the model has (as SiamDW's
+        # load_pretrain does), say what was left out
+        log.warning("pretrained weights %s: %d keys not used by %s (e.g. %s)", path, len(extra), model_name,
+                    extra[:3])
+        state = {k: v for k, v in state.items() if k in own}
     _check_and_load_state(model, state, f"pretrained weights {path}")
     return "loaded"
 
@@ -505,11 +515,14 @@ class Trainer:
     def run(self) -> TrainResult:
         cfg = self.cfg
         self.info = init_distributed(cfg.device)
+        threads = torch.get_num_threads()
         try:
             return self._run()
         finally:
             self._teardown_logging()
             cleanup_distributed(self.info)
+            if cfg.num_threads:
+                torch.set_num_threads(threads)  # leave the caller's (e.g. a notebook's) setting as it was
 
     def _run(self) -> TrainResult:
         cfg = self.cfg

@@ -26,13 +26,14 @@ def _tracker_class():
 def validate_success_auc(model, sequences, vcfg, device: torch.device) -> float:
     """Success AUC of ``model`` tracking ``sequences`` (each truncated to ``vcfg.max_frames`` frames).
 
-    The model is used as is (eval mode, no optimised copy) and left in eval mode.
+    The tracker runs the model's optimised inference copy (``fast``, rebuilt from the current weights each call;
+    ``validation.tracker: {fast: false}`` uses the model itself). The model is left in eval mode.
     """
     from sesiam_lib.evaluation import success_curve
 
     SiamFCTracker = _tracker_class()
     opts = dict(vcfg.tracker or {})
-    opts.setdefault("fast", False)
+    opts.setdefault("fast", True)  # the BN-folded inference copy (same scores, built from the current weights)
     opts.setdefault("debug", False)
     opts.setdefault("device", device)
     if hasattr(SiamFCTracker, "from_benchmark") and getattr(model, "arch", None):

@@ -95,3 +95,15 @@ def test_write_tables(tmp_path):
     assert out["csv"].read_text() == table_csv(DATA)
     assert out["md"].read_text() == table_markdown(DATA)
     assert out["tex"].read_text() == table_latex(DATA)
+
+
+def test_write_tables_without_bold(tmp_path):
+    from sesiam_lib.evaluation import write_tables
+
+    data = {"a": {"x": 0.5}, "b": {"x": 0.25}}
+    write_tables(data, tmp_path / "t")
+    assert "**0.500**" in (tmp_path / "t.md").read_text()
+    write_tables(data, tmp_path / "u", bold_best=False)
+    assert "**" not in (tmp_path / "u.md").read_text() and "textbf" not in (tmp_path / "u.tex").read_text()
+    write_tables(data, tmp_path / "v", higher_is_better=False)
+    assert "**0.250**" in (tmp_path / "v.md").read_text()

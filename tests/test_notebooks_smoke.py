@@ -31,11 +31,14 @@ def test_smoke_pipeline_end_to_end(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     run = results / "smoke"
     for name in ["01_equivariance", "02_training_S-MNIST_siamfc_tiny_s0", "02_training_S-MNIST_se_siamfc_tiny_s0",
-                 "03_tracking_S-MNIST", "04_benchmark"]:
+                 "03_tracking_S-MNIST", "04_benchmark", "05_equivariance_trained"]:
         nb = nbformat.read(str(run / f"{name}.ipynb"), as_version=4)
         errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors, f"{name}: {errors[0]['ename']}"
     assert (run / "equivariance" / "equivariance_layers.csv").is_file()
+    trained = (run / "equivariance_trained" / "equivariance_models.md").read_text()
+    assert "SE-SiamFC tiny trained on S-MNIST" in trained and "SiamFC+ tiny (random init)" in trained
+    assert not (run / "equivariance_trained" / "equivariance_layers.csv").exists()  # random_layers: false
     assert (run / "benchmark" / "table.md").read_text().count("|") > 6
     assert (run / "benchmark" / "table.tex").is_file() and (run / "benchmark" / "success_S-MNIST.png").is_file()
     assert (run / "tracking" / "S-MNIST" / "S-MNIST_test_0001.gif").is_file()
@@ -44,4 +47,4 @@ def test_smoke_pipeline_end_to_end(tmp_path):
     assert "Status: complete" in (run / "README.md").read_text()
     # a second run resumes: nothing is executed again
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0 and again.stdout.count("skipped") == 5, again.stdout
+    assert again.returncode == 0 and again.stdout.count("skipped") == 6, again.stdout

@@ -75,3 +75,31 @@ def test_downscale_shapes():
     assert downscale(torch.zeros(2, 3, 4, 50, 40), size=(10, 8)).shape == (2, 3, 4, 10, 8)
     with pytest.raises(ValueError):
         downscale(torch.zeros(1, 1, 4, 4))
+
+
+def test_backbone_stages_of_tiny_models(photos):
+    """SE-SiamFC tiny's stem is scale-equivariant at random init; SiamFC+ tiny's 7x7 stem is not."""
+    from sesiam_lib.models import build_model
+    from sesiam_lib.sesn.checks import measure_backbone_stages
+
+    pics = photos[:2, :, :96, :96] * 255.0
+    torch.manual_seed(0)
+    se_rows = measure_backbone_stages(build_model("se_siamfc_tiny"), pics, border=0.2, group="se", seed=3)
+    torch.manual_seed(0)
+    plain_rows = measure_backbone_stages(build_model("siamfc_tiny"), pics, border=0.2, group="plain")
+    assert [r["stage"] for r in se_rows] == ["conv1", "layer1", "layer2"]
+    assert all(r["group"] == "se" and r["seed"] == 3 and r["input"] == 96 for r in se_rows)
+    assert se_rows[0]["error"] < 0.05
+    assert plain_rows[0]["error"] > 3 * se_rows[0]["error"]
+
+
+def test_summarize_stage_errors_mean_and_sample_std():
+    from sesiam_lib.sesn.checks import summarize_stage_errors
+
+    rows = [{"group": "a", "stage": "conv1", "error": e} for e in (1.0, 2.0, 3.0)]
+    rows += [{"group": "b", "stage": "conv1", "error": 0.5}, {"group": "a", "stage": "layer1", "error": 4.0}]
+    summary = summarize_stage_errors(rows)
+    assert [(s["group"], s["stage"], s["n"]) for s in summary] == [("a", "conv1", 3), ("b", "conv1", 1),
+                                                                  ("a", "layer1", 1)]
+    assert summary[0]["mean"] == pytest.approx(2.0) and summary[0]["std"] == pytest.approx(1.0)
+    assert summary[1]["std"] == 0.0

@@ -2,6 +2,7 @@
 
     .venv/bin/python tools/make_notebooks.py
 """
+import hashlib
 from pathlib import Path
 
 import nbformat as nbf
@@ -27,11 +28,21 @@ class Notebook:
 
     def write(self, name):
         nb = nbf.v4.new_notebook()
+        for index, cell in enumerate(self.cells):  # stable ids: regenerating an unchanged notebook changes nothing
+            cell["id"] = hashlib.sha1(f"{name}:{index}".encode()).hexdigest()[:8]
         nb.cells = self.cells
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nb.metadata["language_info"] = {"name": "python"}
-        nbf.write(nb, str(OUT / name))
-        print("wrote", OUT / name)
+        text = nbf.writes(nb) + "\n"
+        target = OUT / name
+        if target.is_file() and target.read_text(encoding="utf-8") == text:
+            print("unchanged", target)
+            return
+        # a pipeline may be reading these files while they are regenerated: replace, never truncate
+        tmp = target.with_suffix(".ipynb.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
+        print("wrote", target)
 
 
 # ---------------------------------------------------------------- 01 equivariance
@@ -46,7 +57,12 @@ ratios = [1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.8, 2.0]
 full_models = True        # also measure whole SE-ResNet-22 vs CIResNet-22 backbones (random init)
 model_image_size = 383    # input side for the whole-backbone measurement (FACTS §8)
 model_border = 0.15
-trained = []              # trained models to measure: a list of dicts with keys label, model, checkpoint
+random_layers = True      # the random-weight sections (bases, single layers, error vs ratio); False: models only
+trained = []              # trained models to measure (at model_image_size): dicts with model ("<model>" or a tagged
+                          # variant "<model>-<tag>"), either checkpoint (a path) or dataset and seed (a run's
+                          # notebook-02 checkpoint), optional model_options (build_model options) and label
+trained_init = True       # also measure each trained architecture at random initialisation, for comparison
+equivariance_dir = "equivariance"   # subfolder of results/<run_name> for this notebook's files
 ''', tags=["parameters"])
 nb.md(r'''
 # 01 — Scale equivariance checks
@@ -66,37 +82,39 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 
-from sesiam_lib.core.io import atomic_write_csv
+from sesiam_lib.core.io import atomic_write_csv, atomic_write_text
 from sesiam_lib.sesn import downscale, hermite_basis, natural_images, se_scales, viz
 from sesiam_lib.sesn.checks import build_reference_layer, error_vs_ratio, measure_reference_layers
 
 torch.manual_seed(seed)
-out_dir = Path(results_root) / run_name / "equivariance"
+out_dir = Path(results_root) / run_name / equivariance_dir
 out_dir.mkdir(parents=True, exist_ok=True)
 images = natural_images(image_size)
 print("images:", tuple(images.shape), "->", out_dir.resolve())
 ''')
 nb.md('## The Hermite–Gaussian basis at each scale\nStem basis (K 9, E 7) and middle basis (K 5, E 3): the small scales have exact zeros outside their inner support.')
 nb.code('''
-fig = viz.plot_basis(hermite_basis(9, se_scales(), 7), functions=[0, 1, 7, 8, 16, 24, 48], scales=se_scales(),
-                     save=out_dir / "basis_k9_e7.png")
-plt.show()
-fig = viz.plot_basis(hermite_basis(5, se_scales(), 3), functions=range(9), scales=se_scales(),
-                     save=out_dir / "basis_k5_e3.png")
-plt.show()
+if random_layers:
+    fig = viz.plot_basis(hermite_basis(9, se_scales(), 7), functions=[0, 1, 7, 8, 16, 24, 48], scales=se_scales(),
+                         save=out_dir / "basis_k9_e7.png")
+    plt.show()
+    fig = viz.plot_basis(hermite_basis(5, se_scales(), 3), functions=range(9), scales=se_scales(),
+                         save=out_dir / "basis_k5_e3.png")
+    plt.show()
 ''')
 nb.md('## Single and stacked layers, zero vs circular padding, SES vs plain convolution')
 nb.code('''
-rows = []
-for crop in (border, 0.0):
-    rows += measure_reference_layers(images, scale_ratio=scale_ratio, border=crop, channels=channels, seed=seed)
-atomic_write_csv(out_dir / "equivariance_layers.csv", rows)
-for row in rows:
-    print(f"{row['layer']:24s} {row['padding']:9s} border={row['border']:.2f}  error={row['error']:.4f}")
-fig = viz.plot_equivariance_bars([r for r in rows if r["border"] == border],
-                                 title=f"Equivariance error, random weights, {len(images)} photos at {image_size} px",
-                                 save=out_dir / "equivariance_layers.png")
-plt.show()
+if random_layers:
+    rows = []
+    for crop in (border, 0.0):
+        rows += measure_reference_layers(images, scale_ratio=scale_ratio, border=crop, channels=channels, seed=seed)
+    atomic_write_csv(out_dir / "equivariance_layers.csv", rows)
+    for row in rows:
+        print(f"{row['layer']:24s} {row['padding']:9s} border={row['border']:.2f}  error={row['error']:.4f}")
+    fig = viz.plot_equivariance_bars([r for r in rows if r["border"] == border],
+                                     title=f"Equivariance error, random weights, {len(images)} photos at {image_size} px",
+                                     save=out_dir / "equivariance_layers.png")
+    plt.show()
 ''')
 nb.md('''
 Reading the numbers: the stem (9×9 support at every scale) is nearly exact; the 5×5 middle convs are an order of
@@ -106,65 +124,78 @@ mode cannot reach the measured part of a single layer; it matters for deep stack
 ''')
 nb.md("## Error against the downscale ratio\\nThe error should be smallest at the layers' own scale ratio (1.4).")
 nb.code('''
-curves = {name: error_vs_ratio(build_reference_layer(name, channels, "constant", seed), images, ratios, border)
-          for name in ["stem Z2->H K9 E7", "middle Z2->H K5 E3", "plain 7x7 zero-mean"]}
-atomic_write_csv(out_dir / "equivariance_vs_ratio.csv",
-                 [{"layer": n, "ratio": r, "error": e} for n, values in curves.items() for r, e in zip(ratios, values)])
-fig = viz.plot_error_vs_ratio(ratios, curves, save=out_dir / "equivariance_vs_ratio.png")
-plt.show()
+if random_layers:
+    curves = {name: error_vs_ratio(build_reference_layer(name, channels, "constant", seed), images, ratios, border)
+              for name in ["stem Z2->H K9 E7", "middle Z2->H K5 E3", "plain 7x7 zero-mean"]}
+    atomic_write_csv(out_dir / "equivariance_vs_ratio.csv",
+                     [{"layer": n, "ratio": r, "error": e} for n, values in curves.items() for r, e in zip(ratios, values)])
+    fig = viz.plot_error_vs_ratio(ratios, curves, save=out_dir / "equivariance_vs_ratio.png")
+    plt.show()
 ''')
 nb.md('## What the stem sees: responses per scale for an image and its downscaled copy')
 nb.code('''
-stem = build_reference_layer("stem Z2->H K9 E7", channels, "constant", seed)
-with torch.no_grad():
-    phi_x, phi_dx = stem(images[:1]), stem(downscale(images[:1], scale_ratio))
-fig = viz.plot_scale_responses(phi_x, phi_dx, save=out_dir / "stem_scale_responses.png")
-plt.show()
+if random_layers:
+    stem = build_reference_layer("stem Z2->H K9 E7", channels, "constant", seed)
+    with torch.no_grad():
+        phi_x, phi_dx = stem(images[:1]), stem(downscale(images[:1], scale_ratio))
+    fig = viz.plot_scale_responses(phi_x, phi_dx, save=out_dir / "stem_scale_responses.png")
+    plt.show()
 ''')
 nb.md('''
-## Whole backbones: SE-ResNet-22 vs CIResNet-22, per stage
+## Whole backbones, per stage: SE-ResNet-22 vs CIResNet-22, and the trained tiny models
 
-Random initialisation (FACTS §8: 383 px input, 15 % crop), and any trained models given in `trained`. The error of
-each stage is that of the stack up to it. CIResNet-22 has no scale axis, so its maps are compared without a shift.
+At `model_image_size` with a `model_border` crop (FACTS §8: 383 px, 15 %): the full backbones at random initialisation, and the models given in `trained`
+(with each trained architecture at random initialisation for comparison; several seeds are averaged, ± one standard
+deviation). The error of each stage is that of the stack up to it. CIResNet-22 and SiamFC+ tiny have no scale axis,
+so their maps are compared without a shift: for them the number measures how far the features are from simply
+commuting with the downscale.
 ''')
 nb.code('''
 from sesiam_lib.models import build_model, load_checkpoint
-from sesiam_lib.sesn import layerwise_equivariance_error
+from sesiam_lib.pipeline.experiment import RunPaths, display_name
+from sesiam_lib.sesn.checks import measure_backbone_stages, summarize_stage_errors
 
-STAGES = ["features.conv1", "features.layer1", "features.layer2"]
 model_rows = []
-def measure_backbone(label, model, size, crop):
-    model = model.eval()
-    pics = natural_images(size) * 255.0  # the models take RGB 0..255
-    result = layerwise_equivariance_error(model.features, pics, layers=STAGES, scale_ratio=scale_ratio, border=crop)
-    for stage, error in result.errors.items():
-        model_rows.append({"model": label, "stage": stage.replace("features.", ""), "error": error,
-                           "input": size, "border": crop})
-        print(f"{label:34s} {stage:18s} {error:.4f}")
+def measure(group, model, size, crop, **info):
+    rows = measure_backbone_stages(model, natural_images(size) * 255.0, scale_ratio=scale_ratio, border=crop,
+                                   group=group, **info)
+    for row in rows:
+        print(f"{group:40s} {row.get('seed', ''):>2} {row['stage']:8s} {row['error']:.4f}")
+    model_rows.extend(rows)
 
 if full_models:
+    for label, name, padding in [("SE-ResNet-22 (zero padding)", "se_siamfc_resnet22", "constant"),
+                                 ("SE-ResNet-22 (circular padding)", "se_siamfc_resnet22", "circular"),
+                                 ("CIResNet-22", "siamfc_resnet22", None)]:
+        torch.manual_seed(seed)
+        model = build_model(name, padding_mode=padding) if padding else build_model(name)
+        measure(label, model, model_image_size, model_border)
+paths = RunPaths(run_name, results_root, work_root)
+for architecture in dict.fromkeys(entry["model"].split("-")[0] for entry in trained) if trained_init else []:
     torch.manual_seed(seed)
-    measure_backbone("SE-ResNet-22 (zero padding)", build_model("se_siamfc_resnet22", padding_mode="constant"),
-                     model_image_size, model_border)
-    torch.manual_seed(seed)
-    measure_backbone("SE-ResNet-22 (circular padding)", build_model("se_siamfc_resnet22", padding_mode="circular"),
-                     model_image_size, model_border)
-    torch.manual_seed(seed)
-    measure_backbone("CIResNet-22", build_model("siamfc_resnet22"), model_image_size, model_border)
+    measure(f"{display_name(architecture)} (random init)", build_model(architecture), model_image_size, model_border)
 for entry in trained:
-    model = build_model(entry["model"])
-    load_checkpoint(model, entry["checkpoint"])
-    measure_backbone(entry["label"], model, image_size, border)
+    model = build_model(entry["model"].split("-")[0], **entry.get("model_options", {}))
+    if "checkpoint" in entry:
+        checkpoint, group = entry["checkpoint"], entry.get("label", display_name(entry["model"]))
+    else:
+        checkpoint = paths.checkpoint(entry["dataset"], entry["model"], entry["seed"])
+        group = entry.get("label", f"{display_name(entry['model'])} trained on {entry['dataset']}")
+    load_checkpoint(model, checkpoint)
+    measure(group, model, model_image_size, model_border, seed=entry.get("seed", ""))
 if model_rows:
+    summary = summarize_stage_errors(model_rows)
     atomic_write_csv(out_dir / "equivariance_models.csv", model_rows)
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    labels = list(dict.fromkeys(r["model"] for r in model_rows))
-    for k, label in enumerate(labels):
-        rs = [r for r in model_rows if r["model"] == label]
-        ax.plot([r["stage"] for r in rs], [r["error"] for r in rs], marker="o", label=label)
-    ax.set_yscale("log"); ax.set_ylabel("relative error Δ"); ax.grid(alpha=0.3); ax.legend(fontsize=8)
-    ax.set_title("Equivariance error per stage")
-    fig.tight_layout(); fig.savefig(out_dir / "equivariance_models.png", dpi=120)
+    atomic_write_csv(out_dir / "equivariance_models_summary.csv", summary)
+    stages = list(dict.fromkeys(row["stage"] for row in summary))
+    lines = ["| model | " + " | ".join(stages) + " |", "|---" * (len(stages) + 1) + "|"]
+    for group in dict.fromkeys(row["group"] for row in summary):
+        cells = {row["stage"]: row for row in summary if row["group"] == group}
+        lines.append(f"| {group} | " + " | ".join(
+            f"{cells[s]['mean']:.3f}" + (f" ± {cells[s]['std']:.3f}" if cells[s]["n"] > 1 else "") for s in stages) + " |")
+    atomic_write_text(out_dir / "equivariance_models.md", "\\n".join(lines) + "\\n")
+    print("\\n".join(lines))
+    fig = viz.plot_stage_errors(summary, save=out_dir / "equivariance_models.png")
     plt.show()
 ''')
 nb.md('## Interactive explorer\nIn JupyterLab, change the layer, padding and scale ratio. (Headless runs keep the static figures above.)')
@@ -183,6 +214,8 @@ train_overrides = []         # more training overrides: strings in the dotted ke
 data_counts = {"train": 200, "val": 20, "test": 40}   # synthetic sequences per split
 num_frames = 100             # frames per synthetic sequence
 data_seed = 0                # the synthetic data is the same for every model and seed
+tag = ""                     # a variant's label: trains into <model>-<tag>_s<seed> (notebook 03: models entry "<model>-<tag>")
+model_options = {}           # build_model options of this variant, e.g. {"padding_mode": "circular"}
 device = "cpu"
 ''', tags=["parameters"])
 nb.md('''
@@ -206,7 +239,8 @@ from sesiam_lib.pipeline.experiment import SYNTHETIC, RunPaths
 from sesiam_lib.training import plot_training_log, train
 
 paths = RunPaths(run_name, results_root, work_root)
-out_dir = paths.training_results(dataset, model, seed)
+name = f"{model}-{tag}" if tag else model
+out_dir = paths.training_results(dataset, name, seed)
 out_dir.mkdir(parents=True, exist_ok=True)
 if dataset in SYNTHETIC:
     data_root = paths.data_root(dataset)
@@ -222,7 +256,7 @@ else:
 ''')
 nb.md('## Training pairs\nTemplate, search crop (red: positive label cells at their place in the crop) and the label map.')
 nb.code('''
-geometry = build_model(model)
+geometry = build_model(model, **model_options)
 pairs = PairDataset(train_sequences[:50], geometry.exemplar_size, geometry.instance_size, geometry.score_size,
                     geometry.total_stride, seed=seed, pairs_per_epoch=64)
 fig = plot_pairs(pairs, indices=(0, 1, 2), save=out_dir / "training_pairs.png")
@@ -230,8 +264,9 @@ plt.show()
 ''')
 nb.md('## Train')
 nb.code('''
-overrides = [f"model={model}", f"seed={seed}", f"device={device}", f"run_dir={paths.train_dir(dataset, model, seed)}",
+overrides = [f"model={model}", f"seed={seed}", f"device={device}", f"run_dir={paths.train_dir(dataset, name, seed)}",
              f"data.root={data_root}", "resume=auto", "progress=false"]
+overrides += [f"model_kwargs.{key}={value}" for key, value in model_options.items()]
 if dataset not in SYNTHETIC:
     overrides.append("data.dataset=got10k")
 preset = train_preset if train_preset != "auto" else {"T-MNIST": "tmnist_tiny", "S-MNIST": "smnist_tiny"}.get(dataset, "paper")
@@ -256,14 +291,21 @@ nb.code(COMMON_PARAMS + '''
 dataset = "S-MNIST"          # T-MNIST | S-MNIST | OTB2013 | OTB2015 | VOT2016 | VOT2017 | GOT-10k
 dataset_roots = {}           # real benchmark folders by dataset name, e.g. OTB2015: /data/OTB100
 train_dataset = None         # the dataset the models were trained on (notebook 02); None: the same as `dataset`
-models = ["siamfc_tiny", "se_siamfc_tiny"]
+models = ["siamfc_tiny", "se_siamfc_tiny"]   # trained models (notebook 02); a variant trained with a tag: "<model>-<tag>"
 seeds = [0]                  # trained seeds to track with (checkpoints from notebook 02)
+model_options = {}           # build_model options by models entry, e.g. {"se_siamfc_tiny-circular": {"padding_mode": "circular"}}
 checkpoints = {}             # extra trackers (e.g. released files): name -> dict with model and checkpoint (a path, or dataset -> path)
 tracker_benchmark = None     # released hyper-parameters to use (OTB2013, OTB2015, VOT2016, VOT2017); None: the dataset's if tuned, else OTB2015
+hyper_family = None          # give every tracker this family's released hyper-parameters ("SiamFC+" or "SE-SiamFC");
+                             # None: each model its own family's, as in the paper
+tracker_tag = ""             # appended to the result folder names, <model>-<tag>_s<seed>, to keep variants apart
+train_run = None             # the run whose notebook-02 checkpoints (and synthetic data) to use; None: this run
 max_sequences = None         # track only the first N sequences
 workers = 1                  # processes
 device = "cpu"
 show_sequence = 0            # which sequence to draw and animate
+scale_probe_frames = 0       # frames per sequence for the scale-decision probe (0: skip it)
+scale_probe_offsets = [0.8, 1.0, 1.25]   # size-estimate errors the probe places the tracker with
 animation_frames = 60
 ''', tags=["parameters"])
 nb.md('''
@@ -283,26 +325,30 @@ import numpy as np
 from sesiam_lib.evaluation import read_otb_result
 from sesiam_lib.pipeline.experiment import (OTB, VOT, RunPaths, benchmark_protocol, display_name, load_benchmark,
                                             tracker_name)
-from sesiam_lib.tracking import TrackerFactory, run_otb, run_vot
+from sesiam_lib.tracking import TrackerFactory, run_otb, run_vot, tracker_params
 from sesiam_lib.tracking.runners import track_sequence
 from sesiam_lib.tracking.visualize import animate_sequence, plot_response_maps
 from sesiam_lib.tracking.widgets import frame_grid, frame_slider
 
 paths = RunPaths(run_name, results_root, work_root)
-sequences = load_benchmark(dataset, paths, dataset_roots.get(dataset), max_sequences=max_sequences)
+train_paths = RunPaths(train_run or run_name, results_root, work_root)
+sequences = load_benchmark(dataset, train_paths, dataset_roots.get(dataset), max_sequences=max_sequences)
 out_dir = paths.tracking_results(dataset)
 out_dir.mkdir(parents=True, exist_ok=True)
 hyper = tracker_benchmark or (dataset if dataset in OTB + VOT else "OTB2015")
+shared_hyper = tracker_params(hyper_family, hyper) if hyper_family else {}
 factories = {}
 for model in models:
     for seed in seeds:
-        name = tracker_name(model, seed)
-        factories[name] = TrackerFactory(model, checkpoint=str(paths.checkpoint(train_dataset or dataset, model, seed)),
-                                         benchmark=hyper, device=device, name=name)
+        name = tracker_name(f"{model}-{tracker_tag}" if tracker_tag else model, seed)
+        checkpoint = train_paths.checkpoint(train_dataset or dataset, model, seed)
+        factories[name] = TrackerFactory(model.split("-")[0], checkpoint=str(checkpoint), benchmark=hyper, device=device,
+                                         name=name, model_options=model_options.get(model, {}),
+                                         tracker_options=shared_hyper)
 for name, entry in checkpoints.items():
     checkpoint = entry["checkpoint"][dataset] if isinstance(entry["checkpoint"], dict) else entry["checkpoint"]
     factories[name] = TrackerFactory(entry["model"], checkpoint=checkpoint, benchmark=hyper, device=device, name=name)
-print(len(sequences), "sequences;", "trackers:", list(factories), "; hyper-parameters:", hyper)
+print(len(sequences), "sequences;", "trackers:", list(factories), "; hyper-parameters:", hyper, shared_hyper or "")
 ''')
 nb.code('''
 runner = run_vot if benchmark_protocol(dataset) == "vot" else run_otb
@@ -342,6 +388,35 @@ if boxes:
                            frames=range(0, min(len(sequence), animation_frames)), max_side=192)
     print("wrote", gif, f"({gif.stat().st_size / 1e3:.0f} kB)")
 ''')
+nb.md('''
+## Scale-decision probe
+
+The tracker estimates size only through its 3-scale pyramid. Placed on the true centre with a size estimate that
+is off by a factor *o* (template from the first frame, as in tracking), does it pick the pyramid scale that corrects
+it? (`sesiam_lib.tracking.scale_probe`; o = 1: the right pick is the middle scale.)
+''')
+nb.code('''
+if scale_probe_frames and benchmark_protocol(dataset) == "otb":
+    from sesiam_lib.core.io import atomic_write_csv
+    from sesiam_lib.tracking.scale_probe import plot_scale_selection, scale_selection_probe, summarize_scale_selection
+
+    probe_rows, probe_summary = [], {}
+    for name, factory in factories.items():
+        rows = scale_selection_probe(factory(), sequences, offsets=scale_probe_offsets,
+                                     frames_per_sequence=scale_probe_frames, seed=0)
+        probe_rows += [{"tracker": name, **row} for row in rows]
+        probe_summary[name] = summarize_scale_selection(rows)
+        print(f"{name:32s}", "  ".join(f"o={o:.2f}: {v['accuracy']:.2f} {v['picks']}"
+                                        for o, v in probe_summary[name].items() if o != "all"))
+    atomic_write_csv(out_dir / "scale_probe_trials.csv", probe_rows)
+    from sesiam_lib.evaluation import write_tables
+    write_tables({name: {**{f"right picks, size x{o:.2f}": v["accuracy"] for o, v in summary.items() if o != "all"},
+                         "right picks, all": summary["all"]["accuracy"]} for name, summary in probe_summary.items()},
+                 out_dir / "scale_probe")
+    fig = plot_scale_selection(probe_summary, save=out_dir / f"scale_probe_{dataset}.png",
+                               title=f"Which pyramid scale does each tracker pick? {dataset}")
+    plt.show()
+''')
 nb.md('## Frame slider (JupyterLab)')
 nb.code('''
 frame_slider(sequence, boxes) if boxes else None
@@ -355,6 +430,8 @@ datasets = ["T-MNIST", "S-MNIST"]   # one-pass benchmarks to evaluate (their res
 dataset_roots = {}                 # real benchmark folders by dataset name, e.g. VOT2016: /data/VOT2016
 baseline = "siamfc_tiny"           # the comparison: does `challenger` beat `baseline`?
 challenger = "se_siamfc_tiny"
+comparisons = []                   # more [baseline, challenger] pairs for the verdict (e.g. tagged variants)
+train_run = None                   # the run whose synthetic data was tracked (notebook 03's train_run); None: this run
 ''', tags=["parameters"])
 nb.md('''
 # 04 — Benchmark plots and tables
@@ -375,13 +452,14 @@ from sesiam_lib.evaluation.aggregate import aggregate_over_seeds, format_mean_st
 from sesiam_lib.pipeline.experiment import VOT, RunPaths, display_name, load_benchmark
 
 paths = RunPaths(run_name, results_root, work_root)
+data_paths = RunPaths(train_run or run_name, results_root, work_root)
 out_dir = paths.benchmark()
 out_dir.mkdir(parents=True, exist_ok=True)
 results = {}
 for dataset in datasets:
     if dataset in VOT:
         continue
-    sequences = load_benchmark(dataset, paths, dataset_roots.get(dataset))
+    sequences = load_benchmark(dataset, data_paths, dataset_roots.get(dataset))
     results[dataset] = evaluate_otb(paths.tracking_results(dataset), sequences)
     for name, r in results[dataset].items():
         print(f"{dataset:8s} {name:24s} AUC {r.success_auc:.3f}  Prec@20 {r.precision:.3f}  NormPrec {r.norm_precision:.3f}")
@@ -425,14 +503,39 @@ nb.md('## Verdict')
 nb.code('''
 lines = []
 for dataset, stats in summary.items():
-    if baseline in stats and challenger in stats:
-        b, c = stats[baseline]["success_auc"], stats[challenger]["success_auc"]
-        diff = c["mean"] - b["mean"]
-        lines.append(f"- {dataset}: {display_name(challenger)} AUC {format_mean_std(c)} vs {display_name(baseline)} "
-                     f"{format_mean_std(b)} (difference {diff:+.3f}, {c['n']} seed(s))")
+    for base, chall in [[baseline, challenger]] + [list(pair) for pair in comparisons]:
+        if base in stats and chall in stats:
+            b, c = stats[base]["success_auc"], stats[chall]["success_auc"]
+            diff = c["mean"] - b["mean"]
+            lines.append(f"- {dataset}: {display_name(chall)} AUC {format_mean_std(c)} vs {display_name(base)} "
+                         f"{format_mean_std(b)} (difference {diff:+.3f}, {c['n']} seed(s))")
 verdict = "\\n".join(lines) or "- no pair of trackers to compare"
 atomic_write_text(out_dir / "verdict.md", "### Verdict\\n\\n" + verdict + "\\n")
 display(Markdown(verdict))
+''')
+nb.md('''
+## Does each tracker follow the target's scale?
+
+The search crop of frame t is cut at the tracker's size estimate from frame t − 1, so the target appears in it at
+scale a = true size / previous estimate relative to the template. The histogram shows which scale changes the
+backbones had to match across (dotted: one step, ×1.4, of SE-SiamFC's scale axis); a mean of log2 a below 0 means
+the boxes are too large. See `sesiam_lib.evaluation.scale_following`.
+''')
+nb.code('''
+from sesiam_lib.evaluation import scale_following
+
+following_rows = {}
+for dataset in results:
+    sequences = load_benchmark(dataset, data_paths, dataset_roots.get(dataset))
+    following = scale_following(paths.tracking_results(dataset), sequences, trackers=list(results[dataset]))
+    display(plots.plot_apparent_scales(following, out_dir / f"apparent_scales_{dataset}.png",
+                                       title=f"Apparent target scale in the search crop, {dataset}"))
+    for name, f in following.items():
+        following_rows[f"{dataset} {name}"] = {"frames outside x1.4": f["frac_outside"], "mean log2 a": f["mean_log2"],
+                                                "median abs log2 a": f["median_abs_log2"]}
+if following_rows:
+    write_tables(following_rows, out_dir / "scale_following", bold_best=False)
+    display(Markdown((out_dir / "scale_following.md").read_text()))
 ''')
 nb.md('## VOT (EAO) when VOT results exist')
 nb.code('''

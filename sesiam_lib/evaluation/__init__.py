@@ -7,6 +7,7 @@ Modules, read top to bottom:
 - :mod:`.otb` -- success / precision / normalised precision curves, :func:`evaluate_otb`, attributes, flat rows.
 - :mod:`.vot` -- :func:`evaluate_vot`: accuracy, failures, robustness, EAO exactly as pysot / the VOT toolkit.
 - :mod:`.got10k` -- :func:`evaluate_got10k`: AO, SR0.5, SR0.75.
+- :mod:`.scale_following` -- :func:`scale_following`: the target's apparent scale in the search crop, per frame.
 - :mod:`.plots` -- success/precision plots, EAO curves and ranking, attribute bars (Agg-safe).
 - :mod:`.tables` -- paper-layout tables (CSV, Markdown, LaTeX).
 
@@ -39,6 +40,7 @@ from .results_io import (
     write_otb_result,
     write_vot_result,
 )
+from .scale_following import apparent_scales, scale_following, summarize_apparent_scales
 from .tables import table_csv, table_latex, table_markdown, write_tables
 from .vot import EAO_RANGES, evaluate_vot, evaluate_vot_trackers, evaluate_vot_trajectories
 
@@ -57,6 +59,9 @@ __all__ = [
     "DEFAULT_SCALE_BINS",
     "evaluate_otb",
     "evaluate_otb_boxes",
+    "apparent_scales",
+    "scale_following",
+    "summarize_apparent_scales",
     "otb_rows",
     "rows_to_csv",
     "write_rows_csv",

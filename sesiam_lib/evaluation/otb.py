@@ -46,13 +46,12 @@ import csv
 import io
 import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Iterable, Sequence as _Seq
 
 import numpy as np
 
 from .overlap import iou_xywh
-from .results_io import check_length, find_result_file, read_otb_result
+from .results_io import check_length, load_otb_results
 
 __all__ = [
     "SUCCESS_THRESHOLDS",
@@ -337,25 +336,9 @@ def evaluate_otb(
         FileNotFoundError: a tracker folder or a result file is missing (message names the expected path).
         ResultFileError: a result file is malformed or shorter than the ground truth (message names the file).
     """
-    results_dir = Path(results_dir)
     sequences = list(sequences)
-    if trackers is None:
-        if not results_dir.is_dir():
-            raise FileNotFoundError(f"results folder not found: {results_dir}")
-        trackers = sorted(p.name for p in results_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
-    out: dict[str, OTBResult] = {}
-    for name in trackers:
-        tdir = results_dir / name
-        if not tdir.is_dir():
-            raise FileNotFoundError(f"tracker results folder not found: {tdir}")
-        preds = {}
-        for seq in sequences:
-            path = find_result_file(tdir, seq.name)
-            boxes = read_otb_result(path)
-            check_length(len(boxes), len(seq.boxes), path)
-            preds[seq.name] = boxes[: len(seq.boxes)]
-        out[name] = evaluate_otb_boxes(preds, sequences, name, scale_bins=scale_bins, invalid_gt=invalid_gt)
-    return out
+    return {name: evaluate_otb_boxes(preds, sequences, name, scale_bins=scale_bins, invalid_gt=invalid_gt)
+            for name, preds in load_otb_results(results_dir, sequences, trackers).items()}
 
 
 _ROW_FIELDS = ("tracker", "scope", "name", "success_auc", "precision", "norm_precision", "n_sequences")

@@ -36,6 +36,7 @@ __all__ = [
     "plot_eao_curves",
     "plot_eao_ranking",
     "plot_attribute_bars",
+    "plot_apparent_scales",
 ]
 
 _STYLES = ["-", "--", "-.", ":"]
@@ -195,6 +196,33 @@ def plot_attribute_bars(results: Mapping[str, OTBResult], path: str | os.PathLik
     ax.grid(True, axis="y", alpha=0.3)
     if trackers:
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def plot_apparent_scales(following: Mapping[str, Mapping[str, Any]], path: str | os.PathLike | None = None, *,
+                         ratio: float = 1.4, title: str | None = None) -> Figure:
+    """Histogram of ``log2`` of the target's apparent scale in the search crop, one outline per tracker
+    (``following``: :func:`~sesiam_lib.evaluation.scale_following.scale_following`), with the SE layers' scale
+    step ``ratio`` marked on both sides. Legend: share of frames outside ``[1 / ratio, ratio]``."""
+    fig = Figure(figsize=(6.5, 3.8))
+    ax = fig.add_subplot(111)
+    finite = [np.log2(f["scales"][np.isfinite(f["scales"])]) for f in following.values()]
+    spread = max([float(np.abs(v).max()) for v in finite if v.size] + [np.log2(ratio) * 1.5])
+    bins = np.linspace(-spread, spread, 61)
+    for k, (name, values) in enumerate(zip(following, finite)):
+        ax.hist(values, bins=bins, histtype="step", linewidth=1.4, color=f"C{k % 10}", density=True,
+                linestyle=_STYLES[(k // 10) % len(_STYLES)],
+                label=f"{name} [{following[name]['frac_outside']:.1%} outside]")
+    for edge in (-np.log2(ratio), np.log2(ratio)):
+        ax.axvline(edge, color="0.4", linestyle=":", linewidth=1)
+    ax.set(xlabel="log2 apparent scale of the target in the search crop (0 = as in the template)",
+           ylabel="density", title=title or f"Scale the network had to match across (dotted: x{ratio:g}^±1)")
+    ax.grid(True, alpha=0.3)
+    if following:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     if path is not None:
         save_figure(fig, path)

@@ -44,6 +44,7 @@ __all__ = [
     "read_vot_trajectory",
     "VotTrajectory",
     "find_result_file",
+    "load_otb_results",
     "vot_run_files",
     "check_length",
     "read_vot_groundtruth",
@@ -249,6 +250,37 @@ def find_result_file(tracker_dir: str | os.PathLike, seq_name: str, suffix: str 
             if p is not None:
                 return p
     raise FileNotFoundError(f"result file not found: {expected}")
+
+
+def load_otb_results(results_dir: str | os.PathLike, sequences, trackers=None) -> dict[str, dict[str, np.ndarray]]:
+    """Read every tracker's OTB-format results for ``sequences``: ``{tracker: {seq.name: 0-based [N, 4]}}``.
+
+    ``trackers``: folder names under ``results_dir``; ``None`` = every sub-folder (sorted, hidden ones skipped).
+    Files longer than the sequence are truncated to it (released OTB results sometimes carry extra lines).
+
+    Raises:
+        FileNotFoundError: the results folder, a tracker folder or a result file is missing (names the path).
+        ResultFileError: a result file is malformed or shorter than the ground truth (names the file).
+    """
+    results_dir = Path(results_dir)
+    sequences = list(sequences)
+    if trackers is None:
+        if not results_dir.is_dir():
+            raise FileNotFoundError(f"results folder not found: {results_dir}")
+        trackers = sorted(p.name for p in results_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for name in trackers:
+        tracker_dir = results_dir / name
+        if not tracker_dir.is_dir():
+            raise FileNotFoundError(f"tracker results folder not found: {tracker_dir}")
+        boxes_by_sequence = {}
+        for seq in sequences:
+            path = find_result_file(tracker_dir, seq.name)
+            boxes = read_otb_result(path)
+            check_length(len(boxes), len(seq.boxes), path)
+            boxes_by_sequence[seq.name] = boxes[: len(seq.boxes)]
+        out[name] = boxes_by_sequence
+    return out
 
 
 def vot_run_files(seq_dir: str | os.PathLike, seq_name: str) -> list[Path]:

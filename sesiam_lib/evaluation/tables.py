@@ -129,8 +129,12 @@ def table_latex(data: Table, benchmarks: _Seq[str] | None = None, trackers: _Seq
 
 
 def write_tables(data: Table, path_stem: str | os.PathLike, benchmarks: _Seq[str] | None = None,
-                 trackers: _Seq[str] | None = None, digits: int = 3, **latex_kwargs) -> dict[str, Path]:
-    """Write ``<stem>.csv``, ``<stem>.md`` and ``<stem>.tex`` atomically; returns ``{"csv"|"md"|"tex": path}``."""
+                 trackers: _Seq[str] | None = None, digits: int = 3, bold_best: bool = True,
+                 higher_is_better: bool | Mapping[str, bool] = True, **latex_kwargs) -> dict[str, Path]:
+    """Write ``<stem>.csv``, ``<stem>.md`` and ``<stem>.tex`` atomically; returns ``{"csv"|"md"|"tex": path}``.
+
+    ``bold_best`` / ``higher_is_better``: as in :func:`table_markdown` (``bold_best=False`` for columns that are
+    measurements rather than scores)."""
     from ..core.io import atomic_write_text
 
     stem = Path(path_stem)
@@ -142,6 +146,7 @@ def write_tables(data: Table, path_stem: str | os.PathLike, benchmarks: _Seq[str
         "tex": stem.with_name(stem.name + ".tex"),
     }
     atomic_write_text(out["csv"], table_csv(data, benchmarks, trackers, digits))
-    atomic_write_text(out["md"], table_markdown(data, benchmarks, trackers, digits))
-    atomic_write_text(out["tex"], table_latex(data, benchmarks, trackers, digits, **latex_kwargs))
+    atomic_write_text(out["md"], table_markdown(data, benchmarks, trackers, digits, bold_best, higher_is_better))
+    atomic_write_text(out["tex"], table_latex(data, benchmarks, trackers, digits, bold_best, higher_is_better,
+                                              **latex_kwargs))
     return out

@@ -26,8 +26,12 @@ _DISPLAY = {
 
 
 def display_name(model: str) -> str:
-    """Human label of a model name for plots and tables (``se_siamfc_tiny`` -> ``SE-SiamFC tiny``)."""
-    return _DISPLAY.get(model, model)
+    """Human label of a model name for plots and tables (``se_siamfc_tiny`` -> ``SE-SiamFC tiny``); a tagged
+    variant ``<model>-<tag>`` (notebook 02's ``tag``) -> ``SE-SiamFC tiny (tag)``."""
+    base, _, tag = model.partition("-")
+    if base in _DISPLAY:
+        return f"{_DISPLAY[base]} ({tag})" if tag else _DISPLAY[base]
+    return model
 
 
 def tracker_name(model: str, seed: int) -> str:

@@ -5,16 +5,18 @@ Used by notebook 01 and ``benchmarks/bench_equivariance.py`` so that both report
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Iterable
 
 import torch
 from torch import nn
 
 from .basis import se_scales
-from .equivariance import equivariance_error
+from .equivariance import equivariance_error, layerwise_equivariance_error
 from .layers import SESConvHH, SESConvHH1x1, SESConvZ2H
 
-__all__ = ["REFERENCE_LAYERS", "build_reference_layer", "measure_reference_layers", "error_vs_ratio"]
+__all__ = ["REFERENCE_LAYERS", "BACKBONE_STAGES", "build_reference_layer", "measure_reference_layers", "error_vs_ratio",
+           "measure_backbone_stages", "summarize_stage_errors"]
 
 
 def _stem(channels: int, padding_mode: str) -> nn.Module:
@@ -70,3 +72,44 @@ def error_vs_ratio(layer: nn.Module, images: torch.Tensor, ratios: Iterable[floa
     """Equivariance error of ``layer`` for several downscale ratios (scale shift 1 each): the minimum should sit
     at the layer's own scale ratio (1.4 for SE-SiamFC)."""
     return [equivariance_error(layer, images, scale_ratio=r, border=border) for r in ratios]
+
+
+#: The stages of a Siamese model's ``features`` backbone (SiamFC+/SE-SiamFC, full and tiny) measured per stage.
+BACKBONE_STAGES = ("features.conv1", "features.layer1", "features.layer2")
+
+
+def measure_backbone_stages(model: nn.Module, images: torch.Tensor, scale_ratio: float = 1.4, border: float = 0.2,
+                            stages: Iterable[str] = BACKBONE_STAGES, **info) -> list[dict]:
+    """Equivariance error of a Siamese model's backbone after each stage (the stack up to it).
+
+    Args:
+        model: a :func:`~sesiam_lib.models.build_model` model (it has ``features``); put in eval mode here.
+        images: ``[B, 3, H, W]`` RGB in 0..255, the models' input range.
+        info: extra columns copied into every row (e.g. ``group="SE-SiamFC tiny (S-MNIST)", seed=0``).
+
+    Returns:
+        rows ``{**info, "stage", "error", "input", "border"}``; maps without a scale axis (plain CNNs) are
+        compared without the scale shift (see :func:`~sesiam_lib.sesn.equivariance_delta`).
+    """
+    model = model.eval()
+    stages = list(stages)
+    result = layerwise_equivariance_error(model.features, images, layers=stages, scale_ratio=scale_ratio,
+                                          border=border)
+    return [{**info, "stage": stage.split(".", 1)[-1], "error": error, "input": images.shape[-1], "border": border}
+            for stage, error in result.errors.items()]
+
+
+def summarize_stage_errors(rows: Iterable[dict], group_key: str = "group") -> list[dict]:
+    """Mean and sample standard deviation of the error per ``(group, stage)`` (e.g. over training seeds).
+
+    Returns rows ``{group_key, "stage", "mean", "std", "n"}`` in first-seen order; ``std`` is 0 for one value.
+    """
+    grouped: dict[tuple, list[float]] = {}
+    for row in rows:
+        grouped.setdefault((row[group_key], row["stage"]), []).append(float(row["error"]))
+    summary = []
+    for (group, stage), values in grouped.items():
+        mean = sum(values) / len(values)
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+        summary.append({group_key: group, "stage": stage, "mean": mean, "std": std, "n": len(values)})
+    return summary

@@ -9,7 +9,7 @@ import torch
 from matplotlib.figure import Figure
 
 __all__ = ["plot_basis", "plot_equivariance_bars", "plot_error_vs_ratio", "plot_scale_responses",
-           "equivariance_explorer"]
+           "plot_stage_errors", "equivariance_explorer"]
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -84,6 +84,29 @@ def plot_error_vs_ratio(ratios: Sequence[float], curves: dict[str, Sequence[floa
     ax.set_ylabel("relative error Δ")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
+    fig.tight_layout()
+    if save:
+        fig.savefig(save, dpi=120)
+    return fig
+
+
+def plot_stage_errors(summary: list[dict], group_key: str = "group",
+                      title: str = "Equivariance error per backbone stage", save: str | None = None) -> Figure:
+    """Error per stage, one line per group, with ±std bars: rows of
+    :func:`~sesiam_lib.sesn.checks.summarize_stage_errors`."""
+    fig = _figure(7.5, 4.0)
+    ax = fig.add_subplot(111)
+    groups = list(dict.fromkeys(row[group_key] for row in summary))
+    for group in groups:
+        rows = [row for row in summary if row[group_key] == group]
+        dashed = "random init" in str(group)
+        ax.errorbar([row["stage"] for row in rows], [row["mean"] for row in rows], yerr=[row["std"] for row in rows],
+                    marker="o", capsize=3, linestyle="--" if dashed else "-", label=group)
+    ax.set_yscale("log")
+    ax.set_ylabel("relative error Δ")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     if save:
         fig.savefig(save, dpi=120)

@@ -376,6 +376,17 @@ class SiamFCTracker:
         self.net.template(self._to_tensor(z_crop[None]))
         self.last_debug = {"template_crop": z_crop, "s_z": s_z} if self.debug else {}
 
+    def place(self, box) -> None:
+        """Set the current estimate to ``box`` (0-based ``x, y, w, h``) without touching the template: the next
+        ``update`` searches around it at its size. For probes (:mod:`.scale_probe`) and re-detection; ``init``
+        first. The search-side clamp of ``init`` is kept."""
+        if self.center is None:
+            raise RuntimeError("place() called before init()")
+        center, size = parse_box(box)
+        s_x = search_side(context_side(size[0], size[1], self.context_amount), self.exemplar_size, self.instance_size)
+        self.center, self.size = center, size
+        self.s_x = max(self.min_s_x, min(self.max_s_x, s_x))
+
     def _pyramid(self, img: np.ndarray, sides: list[int]) -> tuple[np.ndarray, int]:
         """The release's pyramid: crop the largest side once, resize to L, crop every side from that."""
         inst = self.instance_size

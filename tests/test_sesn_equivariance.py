@@ -103,3 +103,43 @@ def test_summarize_stage_errors_mean_and_sample_std():
                                                                   ("a", "layer1", 1)]
     assert summary[0]["mean"] == pytest.approx(2.0) and summary[0]["std"] == pytest.approx(1.0)
     assert summary[1]["std"] == 0.0
+
+
+def test_scale_usage_shares(photos):
+    from sesiam_lib.models import build_model
+    from sesiam_lib.sesn.checks import scale_usage
+
+    torch.manual_seed(0)
+    model = build_model("se_siamfc_tiny")
+    rows = scale_usage(model, photos[:1, :, :96, :96] * 255.0, label="x")
+    assert [r["stage"] for r in rows] == ["conv1", "layer1", "layer2"]  # every SE stage has a scale axis
+    for row in rows:
+        assert len(row["argmax_share"]) == 3 and sum(row["argmax_share"]) == pytest.approx(1.0)
+        assert sum(row["energy_share"]) == pytest.approx(1.0) and row["label"] == "x"
+        assert row["boundary_share"] == pytest.approx(row["argmax_share"][0] + row["argmax_share"][2])
+    assert scale_usage(build_model("siamfc_tiny"), photos[:1, :, :96, :96] * 255.0) == []  # no scale axis
+
+
+def test_scale_usage_counts_the_argmax():
+    from sesiam_lib.sesn.checks import scale_usage
+
+    class Lift(torch.nn.Module):  # scale s answers with (s + 1) * x, except scale 0 wins where x < 0
+        def forward(self, x):
+            out = torch.stack([x * (s + 1) for s in range(3)], dim=2)
+            out[:, :, 0] = torch.where(x < 0, x.abs() * 10, out[:, :, 0])
+            return out
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = torch.nn.Sequential()
+            self.features.add_module("conv1", Lift())
+
+        def forward(self, x):
+            return self.features(x)
+
+    model = torch.nn.Module()
+    model.features = Wrapper()
+    x = torch.tensor([1.0, 2.0, -1.0, 3.0]).view(1, 1, 2, 2)
+    (row,) = scale_usage(model, x, stages=["features.conv1"])
+    assert row["argmax_share"] == pytest.approx([0.25, 0.0, 0.75]) and row["boundary_share"] == pytest.approx(1.0)

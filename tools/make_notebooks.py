@@ -153,15 +153,16 @@ commuting with the downscale.
 nb.code('''
 from sesiam_lib.models import build_model, load_checkpoint
 from sesiam_lib.pipeline.experiment import RunPaths, display_name
-from sesiam_lib.sesn.checks import measure_backbone_stages, summarize_stage_errors
+from sesiam_lib.sesn.checks import measure_backbone_stages, scale_usage, summarize_stage_errors
 
-model_rows = []
+model_rows, usage_rows = [], []
 def measure(group, model, size, crop, **info):
-    rows = measure_backbone_stages(model, natural_images(size) * 255.0, scale_ratio=scale_ratio, border=crop,
-                                   group=group, **info)
+    pictures = natural_images(size) * 255.0
+    rows = measure_backbone_stages(model, pictures, scale_ratio=scale_ratio, border=crop, group=group, **info)
     for row in rows:
         print(f"{group:40s} {row.get('seed', ''):>2} {row['stage']:8s} {row['error']:.4f}")
     model_rows.extend(rows)
+    usage_rows.extend(scale_usage(model, pictures, group=group, **info))
 
 if full_models:
     for label, name, padding in [("SE-ResNet-22 (zero padding)", "se_siamfc_resnet22", "constant"),
@@ -197,6 +198,20 @@ if model_rows:
     print("\\n".join(lines))
     fig = viz.plot_stage_errors(summary, save=out_dir / "equivariance_models.png")
     plt.show()
+usage_text = "no model with a scale axis measured"
+if usage_rows:
+    # where the max over scales falls: scale pooling is shift-invariant only where it is at an interior scale
+    usage = summarize_stage_errors([{**r, "error": r["boundary_share"]} for r in usage_rows])
+    atomic_write_csv(out_dir / "scale_usage.csv", usage_rows)
+    stages = list(dict.fromkeys(row["stage"] for row in usage))
+    lines = ["| model: share of elements whose max over scales is at the first or last scale | "
+             + " | ".join(stages) + " |", "|---" * (len(stages) + 1) + "|"]
+    for group in dict.fromkeys(row["group"] for row in usage):
+        cells = {row["stage"]: row for row in usage if row["group"] == group}
+        lines.append(f"| {group} | " + " | ".join(f"{cells[s]['mean']:.2f}" if s in cells else "-" for s in stages) + " |")
+    usage_text = "\\n".join(lines)
+    atomic_write_text(out_dir / "scale_usage.md", usage_text + "\\n")
+print(usage_text)
 ''')
 nb.md('## Interactive explorer\nIn JupyterLab, change the layer, padding and scale ratio. (Headless runs keep the static figures above.)')
 nb.code('viz.equivariance_explorer(images, channels=16)')

@@ -16,7 +16,7 @@ from .equivariance import equivariance_error, layerwise_equivariance_error
 from .layers import SESConvHH, SESConvHH1x1, SESConvZ2H
 
 __all__ = ["REFERENCE_LAYERS", "BACKBONE_STAGES", "build_reference_layer", "measure_reference_layers", "error_vs_ratio",
-           "measure_backbone_stages", "summarize_stage_errors"]
+           "measure_backbone_stages", "summarize_stage_errors", "scale_usage"]
 
 
 def _stem(channels: int, padding_mode: str) -> nn.Module:
@@ -113,3 +113,47 @@ def summarize_stage_errors(rows: Iterable[dict], group_key: str = "group") -> li
         std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
         summary.append({group_key: group, "stage": stage, "mean": mean, "std": std, "n": len(values)})
     return summary
+
+
+def scale_usage(model: nn.Module, images: torch.Tensor, stages: Iterable[str] = BACKBONE_STAGES, **info) -> list[dict]:
+    """Where along the scale axis a Siamese model's backbone responds, per stage with a scale axis.
+
+    Scale pooling (max over the S scales) is invariant to a one-step rescale only where the maximum sits at an
+    interior scale: a rescale shifts the axis by one, and a maximum at the first or last scale then falls off it.
+    This reports, per stage output ``[B, C, S, H, W]``, the share of (channel, position) elements whose maximum over
+    scales is at each scale index (``argmax_share``) and the share of the squared activation per scale
+    (``energy_share``). Stages without a scale axis are skipped.
+
+    Args:
+        model: a :func:`~sesiam_lib.models.build_model` model (it has ``features``).
+        images: ``[B, 3, H, W]`` RGB 0..255.
+        info: extra columns copied into every row.
+
+    Returns:
+        rows ``{**info, "stage", "argmax_share": [S floats], "energy_share": [S floats], "boundary_share"}``
+        (``boundary_share``: argmax at the first or last scale).
+    """
+    stages = list(stages)
+    lookup = dict(model.features.named_modules())
+    outputs: dict[str, torch.Tensor] = {}
+    handles = [lookup[name].register_forward_hook(lambda _m, _i, out, name=name: outputs.__setitem__(name, out))
+               for name in stages]
+    try:
+        with torch.no_grad():
+            model.eval().features(images)
+    finally:
+        for handle in handles:
+            handle.remove()
+    rows = []
+    for name in stages:
+        out = outputs.get(name)
+        if not isinstance(out, torch.Tensor) or out.dim() != 5:
+            continue
+        num_scales = out.shape[2]
+        argmax = out.argmax(dim=2)
+        argmax_share = [float((argmax == s).float().mean()) for s in range(num_scales)]
+        energy = out.double().pow(2).mean(dim=(0, 1, 3, 4))
+        energy_share = [float(e) for e in energy / energy.sum()]
+        rows.append({**info, "stage": name.split(".", 1)[-1], "argmax_share": argmax_share,
+                     "energy_share": energy_share, "boundary_share": argmax_share[0] + argmax_share[-1]})
+    return rows

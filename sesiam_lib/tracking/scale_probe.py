@@ -89,7 +89,7 @@ def plot_scale_selection(summaries: dict[str, dict], save=None, title: str | Non
 
     trackers = list(summaries)
     offsets = sorted({o for s in summaries.values() for o in s if o != "all"})
-    fig = Figure(figsize=(max(6.0, 1.1 * len(trackers) * len(offsets) / 2 + 2), 4.0))
+    fig = Figure(figsize=(max(7.0, 0.6 * len(trackers) * len(offsets) + 3), 4.2))
     ax = fig.add_subplot(111)
     width = 0.8 / max(1, len(trackers))
     colours = ["#4c72b0", "#bbbbbb", "#dd8452"]
@@ -108,7 +108,7 @@ def plot_scale_selection(summaries: dict[str, dict], save=None, title: str | Non
                 bottom += share
             ax.text(x, 1.02, f"{k + 1}", ha="center", fontsize=7)
     ax.set_xticks(range(len(offsets)))
-    ax.set_xticklabels([f"size estimate x{o:.2f}" for o in offsets])
+    ax.set_xticklabels([f"size estimate\n×{o:.2f}" for o in offsets])
     ax.set(ylabel="share of picks", ylim=(0, 1.12), title=title or "Pyramid scale picked")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.text(1.01, 0.45, "\n".join(f"{k + 1}: {name} ({summaries[name]['all']['accuracy']:.0%} right)"

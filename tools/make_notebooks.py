@@ -351,6 +351,7 @@ sequences = load_benchmark(dataset, train_paths, dataset_roots.get(dataset), max
 out_dir = paths.tracking_results(dataset)
 out_dir.mkdir(parents=True, exist_ok=True)
 hyper = tracker_benchmark or (dataset if dataset in OTB + VOT else "OTB2015")
+suffix = f"_{tracker_tag}" if tracker_tag else ""  # keeps the figures of tagged variants apart
 shared_hyper = tracker_params(hyper_family, hyper) if hyper_family else {}
 factories = {}
 for model in models:
@@ -381,7 +382,7 @@ if benchmark_protocol(dataset) == "otb":
     for name in factories:
         boxes[name] = read_otb_result(out_dir / name / f"{sequence.name}.txt")[:len(sequence)]
     fig = frame_grid(sequence, boxes)
-    fig.savefig(out_dir / f"frames_{sequence.name}.png", dpi=100)
+    fig.savefig(out_dir / f"frames_{sequence.name}{suffix}.png", dpi=100)
     plt.show()
 ''')
 nb.md('## Per-scale response maps of each tracker on one frame')
@@ -399,7 +400,7 @@ for name, factory in factories.items():
 nb.md('## Animation')
 nb.code('''
 if boxes:
-    gif = animate_sequence(sequence, boxes, out_dir / f"{sequence.name}.gif", fps=8,
+    gif = animate_sequence(sequence, boxes, out_dir / f"{sequence.name}{suffix}.gif", fps=8,
                            frames=range(0, min(len(sequence), animation_frames)), max_side=192)
     print("wrote", gif, f"({gif.stat().st_size / 1e3:.0f} kB)")
 ''')
@@ -412,10 +413,12 @@ it? (`sesiam_lib.tracking.scale_probe`; o = 1: the right pick is the middle scal
 ''')
 nb.code('''
 if scale_probe_frames and benchmark_protocol(dataset) == "otb":
+    import torch
     from sesiam_lib.core.io import atomic_write_csv
     from sesiam_lib.tracking.scale_probe import plot_scale_selection, scale_selection_probe, summarize_scale_selection
 
     probe_rows, probe_summary = [], {}
+    torch.set_num_threads(1)  # small models: one thread is as fast here, and never thrashes beside other jobs
     for name, factory in factories.items():
         rows = scale_selection_probe(factory(), sequences, offsets=scale_probe_offsets,
                                      frames_per_sequence=scale_probe_frames, seed=0)
@@ -423,12 +426,12 @@ if scale_probe_frames and benchmark_protocol(dataset) == "otb":
         probe_summary[name] = summarize_scale_selection(rows)
         print(f"{name:32s}", "  ".join(f"o={o:.2f}: {v['accuracy']:.2f} {v['picks']}"
                                         for o, v in probe_summary[name].items() if o != "all"))
-    atomic_write_csv(out_dir / "scale_probe_trials.csv", probe_rows)
+    atomic_write_csv(out_dir / f"scale_probe_trials{suffix}.csv", probe_rows)
     from sesiam_lib.evaluation import write_tables
     write_tables({name: {**{f"right picks, size x{o:.2f}": v["accuracy"] for o, v in summary.items() if o != "all"},
                          "right picks, all": summary["all"]["accuracy"]} for name, summary in probe_summary.items()},
-                 out_dir / "scale_probe")
-    fig = plot_scale_selection(probe_summary, save=out_dir / f"scale_probe_{dataset}.png",
+                 out_dir / f"scale_probe{suffix}")
+    fig = plot_scale_selection(probe_summary, save=out_dir / f"scale_probe_{dataset}{suffix}.png",
                                title=f"Which pyramid scale does each tracker pick? {dataset}")
     plt.show()
 ''')

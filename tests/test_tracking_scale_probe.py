@@ -7,8 +7,8 @@ import torch
 from sesiam_lib.core.sequence import Sequence
 from sesiam_lib.models import build_model
 from sesiam_lib.tracking import SiamFCTracker
-from sesiam_lib.tracking.scale_probe import (_right_pick, plot_scale_selection, scale_selection_probe,
-                                             summarize_scale_selection)
+from sesiam_lib.tracking.scale_probe import (_right_pick, plot_scale_selection, scale_contrast,
+                                             scale_selection_probe, summarize_scale_selection)
 
 
 class ArraySequence(Sequence):
@@ -62,6 +62,7 @@ def test_probe_rows_and_summary():
     assert len(rows) == 2 * 3 and {r["offset"] for r in rows} == {0.8, 1.0, 1.25}
     assert all(r["right"] == {0.8: 2, 1.0: 1, 1.25: 0}[r["offset"]] for r in rows)
     assert all(r["correct"] == (r["picked"] == r["right"]) for r in rows)
+    assert all(np.isfinite(r["scale_contrast"]) and r["scale_contrast"] >= 0 for r in rows)
     assert tracker.debug is False  # restored
     summary = summarize_scale_selection(rows)
     assert summary[1.0]["trials"] == 2 and len(summary[1.0]["picks"]) == 3
@@ -76,7 +77,18 @@ def test_summary_by_hand_and_plot(tmp_path):
             {"offset": 1.0, "picked": 0, "correct": False, "n_scales": 3},
             {"offset": 1.25, "picked": 0, "correct": True, "n_scales": 3}]
     summary = summarize_scale_selection(rows)
-    assert summary[1.0] == {"accuracy": 0.5, "picks": [1, 1, 0], "trials": 2}
+    assert {k: summary[1.0][k] for k in ("accuracy", "picks", "trials")} == {"accuracy": 0.5, "picks": [1, 1, 0],
+                                                                             "trials": 2}
+    assert np.isnan(summary[1.0]["scale_contrast"])  # no contrast recorded
     assert summary["all"]["accuracy"] == pytest.approx(2 / 3)
     plot_scale_selection({"a": summary, "b": summary}, save=tmp_path / "probe.png")
     assert (tmp_path / "probe.png").stat().st_size > 1000
+
+
+def test_scale_contrast_by_hand():
+    base = np.zeros((5, 5))
+    base[2, 2] = 4.0                                   # middle map: peak 4 over a median of 0
+    maps = np.stack([base * 0.5, base, base * 1.5])    # peaks 2, 4, 6
+    assert scale_contrast(maps) == pytest.approx((6 - 2) / 4)
+    assert scale_contrast(np.stack([base, base, base])) == 0.0  # every scale scores the same: no scale signal
+    assert np.isnan(scale_contrast(np.zeros((3, 5, 5))))

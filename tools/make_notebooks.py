@@ -429,7 +429,9 @@ if scale_probe_frames and benchmark_protocol(dataset) == "otb":
     atomic_write_csv(out_dir / f"scale_probe_trials{suffix}.csv", probe_rows)
     from sesiam_lib.evaluation import write_tables
     write_tables({name: {**{f"right picks, size x{o:.2f}": v["accuracy"] for o, v in summary.items() if o != "all"},
-                         "right picks, all": summary["all"]["accuracy"]} for name, summary in probe_summary.items()},
+                         "right picks, all": summary["all"]["accuracy"],
+                         "scale contrast (median)": summary["all"]["scale_contrast"]}
+                  for name, summary in probe_summary.items()},
                  out_dir / f"scale_probe{suffix}")
     fig = plot_scale_selection(probe_summary, save=out_dir / f"scale_probe_{dataset}{suffix}.png",
                                title=f"Which pyramid scale does each tracker pick? {dataset}")

@@ -16,13 +16,29 @@ from typing import Iterable, Sequence as _Seq
 
 import numpy as np
 
-__all__ = ["scale_selection_probe", "summarize_scale_selection", "plot_scale_selection"]
+__all__ = ["scale_selection_probe", "summarize_scale_selection", "plot_scale_selection", "scale_contrast"]
 
 
 def _right_pick(offset: float, scales: np.ndarray) -> int:
     """Index of the pyramid scale that best undoes a size estimate off by ``offset`` (``q`` closest to 1/offset
     in log scale)."""
     return int(np.argmin(np.abs(np.log(scales) + np.log(offset))))
+
+
+def scale_contrast(raw_scores: np.ndarray) -> float:
+    """How much the response peaks of the pyramid's scales differ, relative to how much the target stands out.
+
+    ``raw_scores``: ``[n_scales, S, S]`` raw score maps of one ``update`` (``last_debug["response_raw"]``).
+    Returns ``(max_i peak_i - min_i peak_i) / (peak_mid - median(map_mid))`` with ``peak_i`` the maximum of map ``i``
+    and ``mid`` the middle scale: 0 when every scale scores the same peak (the pyramid then decides by noise and
+    penalty), about 1 when the scales differ as much as the target differs from the background. NaN when the
+    middle map is flat.
+    """
+    raw = np.asarray(raw_scores, dtype=np.float64)
+    peaks = raw.reshape(raw.shape[0], -1).max(axis=1)
+    mid = raw[raw.shape[0] // 2]
+    stand_out = float(mid.max() - np.median(mid))
+    return float((peaks.max() - peaks.min()) / stand_out) if stand_out > 0 else float("nan")
 
 
 def scale_selection_probe(tracker, sequences: Iterable, offsets: _Seq[float] = (1 / 1.4, 1.0, 1.4),
@@ -35,7 +51,7 @@ def scale_selection_probe(tracker, sequences: Iterable, offsets: _Seq[float] = (
 
     Returns:
         rows ``{"sequence", "frame", "offset", "picked" (index), "right" (index), "picked_scale", "correct",
-        "n_scales"}``.
+        "n_scales", "scale_contrast"}`` (see :func:`scale_contrast`).
     """
     rng = np.random.default_rng(seed)
     rows = []
@@ -57,18 +73,25 @@ def scale_selection_probe(tracker, sequences: Iterable, offsets: _Seq[float] = (
                     tracker.place([cx - w * offset / 2, cy - h * offset / 2, w * offset, h * offset])
                     tracker.update(image)
                     picked = int(tracker.last_debug["best_scale"])
+                    contrast = scale_contrast(tracker.last_debug["response_raw"])
                     right = _right_pick(offset, np.asarray(tracker.scales))
                     rows.append({"sequence": seq.name, "frame": int(frame), "offset": float(offset), "picked": picked,
                                  "right": right, "picked_scale": float(tracker.scales[picked]),
-                                 "correct": picked == right, "n_scales": len(tracker.scales)})
+                                 "correct": picked == right, "n_scales": len(tracker.scales),
+                                 "scale_contrast": contrast})
     finally:
         tracker.debug = debug_before
     return rows
 
 
+def _median_contrast(rows: list[dict]) -> float:
+    values = [r["scale_contrast"] for r in rows if np.isfinite(r.get("scale_contrast", float("nan")))]
+    return float(np.median(values)) if values else float("nan")
+
+
 def summarize_scale_selection(rows: Iterable[dict]) -> dict[float, dict]:
-    """Per offset: ``accuracy`` (share of right picks), ``picks`` (how often each pyramid index was chosen) and
-    ``trials``; plus ``"all"``: the accuracy over every trial."""
+    """Per offset: ``accuracy`` (share of right picks), ``picks`` (how often each pyramid index was chosen),
+    ``trials`` and the median ``scale_contrast``; plus ``"all"``: accuracy and median contrast over every trial."""
     rows = list(rows)
     out: dict = {}
     for offset in sorted({r["offset"] for r in rows}):
@@ -76,9 +99,9 @@ def summarize_scale_selection(rows: Iterable[dict]) -> dict[float, dict]:
         n_scales = max(r.get("n_scales", r["picked"] + 1) for r in rows)
         out[offset] = {"accuracy": float(np.mean([r["correct"] for r in sel])),
                        "picks": np.bincount([r["picked"] for r in sel], minlength=n_scales).tolist(),
-                       "trials": len(sel)}
+                       "trials": len(sel), "scale_contrast": _median_contrast(sel)}
     out["all"] = {"accuracy": float(np.mean([r["correct"] for r in rows])) if rows else float("nan"),
-                  "trials": len(rows)}
+                  "trials": len(rows), "scale_contrast": _median_contrast(rows)}
     return out
 
 

@@ -156,10 +156,8 @@ def test_sigkill_then_resume_gives_bitwise_equal_weights(data_root, tmp_path):
         r["mean_loss"] for r in read_csv_log(run_dir / "log_epochs.csv")]
 
 
-def test_in_process_resume_from_mid_epoch_checkpoint(data_root, tmp_path):
-    """Resuming from a mid-epoch checkpoint of a run stopped by an exception gives the same weights."""
-    ref = train(tiny_config(data_root, tmp_path / "ref", **{"checkpoint.every_steps": 2}))
-
+def train_until_crash(cfg, crash_at_call, monkeypatch):
+    """Run ``train(cfg)`` with a KeyboardInterrupt raised at the ``crash_at_call``-th training step."""
     from sesiam_lib.training import trainer as trainer_mod
 
     real_step = trainer_mod.Trainer._train_step
@@ -167,17 +165,21 @@ def test_in_process_resume_from_mid_epoch_checkpoint(data_root, tmp_path):
 
     def crashing_step(self, batch):
         calls["n"] += 1
-        if calls["n"] == 5:  # after the checkpoint at global step 4 (mid epoch 2)
+        if calls["n"] == crash_at_call:
             raise KeyboardInterrupt
         return real_step(self, batch)
 
-    cfg = tiny_config(data_root, tmp_path / "run", **{"checkpoint.every_steps": 2})
-    trainer_mod.Trainer._train_step = crashing_step
-    try:
+    with monkeypatch.context() as patch:
+        patch.setattr(trainer_mod.Trainer, "_train_step", crashing_step)
         with pytest.raises(KeyboardInterrupt):
             train(cfg)
-    finally:
-        trainer_mod.Trainer._train_step = real_step
+
+
+def test_in_process_resume_from_mid_epoch_checkpoint(data_root, tmp_path, monkeypatch):
+    """Resuming from a mid-epoch checkpoint of a run stopped by an exception gives the same weights."""
+    ref = train(tiny_config(data_root, tmp_path / "ref", **{"checkpoint.every_steps": 2}))
+    cfg = tiny_config(data_root, tmp_path / "run", **{"checkpoint.every_steps": 2})
+    train_until_crash(cfg, 5, monkeypatch)  # step 5: after the checkpoint at global step 4 (mid epoch 2)
     ck = load_training_checkpoint(tmp_path / "run" / "checkpoints" / "last.pth")
     assert (ck["epoch"], ck["step"], ck["global_step"]) == (1, 1, 4)
     res = train({**cfg, "resume": "auto"})
@@ -186,7 +188,7 @@ def test_in_process_resume_from_mid_epoch_checkpoint(data_root, tmp_path):
     assert losses(ref.run_dir) == losses(res.run_dir)
 
 
-def test_gradual_unfreeze_run_and_resume_across_a_stage_change(data_root, tmp_path):
+def test_gradual_unfreeze_run_and_resume_across_a_stage_change(data_root, tmp_path, monkeypatch):
     """Gradual unfreezing (tiny twin): stages per epoch, momentum reset at a stage change, also after resume."""
     extra = {"unfreeze.mode": "gradual", "epochs": 3, "data.pairs_per_epoch": 4}
     ref = train(tiny_config(data_root, tmp_path / "ref", **extra))
@@ -195,24 +197,8 @@ def test_gradual_unfreeze_run_and_resume_across_a_stage_change(data_root, tmp_pa
     trainable = [int(r["trainable_params"]) for r in rows]
     assert trainable[0] < trainable[1] <= trainable[2]
 
-    from sesiam_lib.training import trainer as trainer_mod
-
-    real_step = trainer_mod.Trainer._train_step
-    calls = {"n": 0}
-
-    def crashing_step(self, batch):
-        calls["n"] += 1
-        if calls["n"] == 3:  # first step of epoch 2, right after the end-of-epoch-1 checkpoint
-            raise KeyboardInterrupt
-        return real_step(self, batch)
-
     cfg = tiny_config(data_root, tmp_path / "run", **extra)
-    trainer_mod.Trainer._train_step = crashing_step
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            train(cfg)
-    finally:
-        trainer_mod.Trainer._train_step = real_step
+    train_until_crash(cfg, 3, monkeypatch)  # step 3: first of epoch 2, right after the end-of-epoch-1 checkpoint
     res = train({**cfg, "resume": True})
     assert res.resumed_from is not None
     assert_same_weights(weights(ref.final_checkpoint), weights(res.final_checkpoint))

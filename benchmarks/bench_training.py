@@ -1,27 +1,32 @@
-"""Training throughput (pairs/s) of the tiny and full models, on this CPU and on CUDA when available.
+"""Training throughput of SiamFC+ and SE-SiamFC (reference and fast scale layers), measured side by side.
 
-Two measurements per model and device:
+Default run (one process, CPU, + CUDA when present): the bare optimisation step -- forward, balanced BCE, backward,
+gradient clipping, SGD -- on random crops of each model's sizes, for
 
-- ``step``: the optimisation step alone (forward, balanced BCE, backward, clipping, SGD) on random crops of the
-  model's sizes -- what the network costs;
-- ``train``: :func:`sesiam_lib.training.train` end to end on a small synthetic S-MNIST set generated into a
-  temporary folder (pair sampling, crops, augmentation, DataLoader with ``--workers`` workers, logging) -- what a
-  training run gets. Computed from ``log_steps.csv`` after the warm-up steps.
+- ``siamfc_tiny``, ``se_siamfc_tiny`` with ``sesn_impl='reference'`` and with ``sesn_impl='fast'``;
+- the full models ``siamfc_resnet22``, ``se_siamfc_resnet22`` (reference and fast), with fewer repeats.
+
+The variants of one group run **interleaved** (one step of each in turn, ``--repeats`` rounds after a warm-up), so
+that a shared, noisy machine slows them alike; the table gives the median step time and pairs/s, then the ratios
+that matter: SE-fast / SE-reference speed-up and the SE-fast / SiamFC+ step-time ratio. Medians of interleaved
+rounds are what to compare; absolute times vary with the load.
+
+Options: ``--profile`` adds a :mod:`torch.profiler` summary (top operators by self time) of the fast SE tiny step;
+``--end-to-end`` adds :func:`sesiam_lib.training.train` on a small synthetic S-MNIST set (pair sampling, crops,
+augmentation, DataLoader, logging), pairs/s from its step log after the warm-up steps.
 
 Usage::
 
-    python benchmarks/bench_training.py                       # tiny + full models, CPU (+ CUDA if present)
-    python benchmarks/bench_training.py --models siamfc_tiny --steps 20 --batch 16
-    python benchmarks/bench_training.py --device cuda --amp bf16
-
-Full models on the CPU use batch 2 and 2 timed steps so that the script ends in a few minutes on a 2-core CPU
-(one full-model step takes seconds there). The machine this was written on is shared: run it when it is quiet,
-and compare ``OMP_NUM_THREADS=1`` with 2 (two threads collapse when another process competes for the cores).
+    python benchmarks/bench_training.py                         # tiny (batch 16) + full (batch 2 on CPU)
+    python benchmarks/bench_training.py --groups tiny --repeats 10 --profile
+    python benchmarks/bench_training.py --device cuda --amp bf16 --batch-full 24
+    OMP_NUM_THREADS=1 python benchmarks/bench_training.py       # two threads collapse when the cores are shared
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -29,51 +34,126 @@ from pathlib import Path
 import torch
 
 from sesiam_lib.models import build_model
-from sesiam_lib.training import read_csv_log, train
 
 TINY = ("siamfc_tiny", "se_siamfc_tiny")
 FULL = ("siamfc_resnet22", "se_siamfc_resnet22")
+GROUPS = {
+    "tiny": [("siamfc_tiny", None), ("se_siamfc_tiny", "reference"), ("se_siamfc_tiny", "fast")],
+    "full": [("siamfc_resnet22", None), ("se_siamfc_resnet22", "reference"), ("se_siamfc_resnet22", "fast")],
+}
 
 
-def bench_step(name: str, device: str, batch: int, steps: int, warmup: int, amp: str) -> float:
-    """Pairs/s of the bare optimisation step on random inputs."""
-    torch.manual_seed(0)
-    model = build_model(name).to(device).train()
+def label(name: str, impl: str | None) -> str:
+    return name if impl is None else f"{name}[{impl}]"
+
+
+def make_step(name: str, impl: str | None, device: str, batch: int, amp: str, seed: int = 0):
+    """A closure running one optimisation step of ``name`` on fixed random inputs (and the model)."""
+    torch.manual_seed(seed)
+    options = {} if impl is None else {"sesn_impl": impl}
+    model = build_model(name, **options).to(device).train()
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
     e, i, s = model.exemplar_size, model.instance_size, model.score_size
-    z = torch.rand(batch, 3, e, e, device=device) * 255
-    x = torch.rand(batch, 3, i, i, device=device) * 255
-    label = (torch.rand(batch, 1, s, s, device=device) > 0.9).float()
+    g = torch.Generator().manual_seed(seed)
+    z = (torch.rand(batch, 3, e, e, generator=g) * 255).to(device)
+    x = (torch.rand(batch, 3, i, i, generator=g) * 255).to(device)
+    labels = (torch.rand(batch, 1, s, s, generator=g) > 0.9).float().to(device)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+    dev_type = torch.device(device).type
+    scaler = torch.amp.GradScaler(dev_type) if amp == "fp16" and dev_type == "cuda" else None
 
-    def step():
+    def step() -> float:
         opt.zero_grad(set_to_none=True)
-        with torch.autocast(device_type=torch.device(device).type, dtype=dtype, enabled=dtype is not None):
+        with torch.autocast(device_type=dev_type, dtype=dtype, enabled=dtype is not None):
             scores = model(z, x)
-        loss = model.loss(scores.float(), label)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-        opt.step()
+        loss = model.loss(scores.float(), labels)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+            opt.step()
+        return float(loss.detach())
 
+    return step, model
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def interleaved(steps: dict, device: str, repeats: int, warmup: int) -> dict[str, list[float]]:
+    """Seconds per step of each closure, measured in ``repeats`` rounds of one step each, in turn."""
     for _ in range(warmup):
-        step()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return batch * steps / (time.perf_counter() - t0)
+        for fn in steps.values():
+            fn()
+    _sync(device)
+    times: dict[str, list[float]] = {k: [] for k in steps}
+    for r in range(repeats):
+        order = list(steps) if r % 2 == 0 else list(steps)[::-1]  # alternate the order: no position bias
+        for key in order:
+            _sync(device)
+            t0 = time.perf_counter()
+            steps[key]()
+            _sync(device)
+            times[key].append(time.perf_counter() - t0)
+    return times
+
+
+def run_group(group: str, device: str, batch: int, repeats: int, warmup: int, amp: str) -> dict:
+    variants = GROUPS[group]
+    steps = {}
+    for name, impl in variants:
+        steps[label(name, impl)] = make_step(name, impl, device, batch, amp)[0]
+    times = interleaved(steps, device, repeats, warmup)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    plain, se_ref, se_fast = (label(*v) for v in variants)
+    for key in steps:
+        print(f"{key:34s} {device:6s} {amp:5s} {batch:5d} {repeats:7d} {1000 * med[key]:11.1f} "
+              f"{1000 * min(times[key]):9.1f} {batch / med[key]:10.1f}", flush=True)
+    ratios = {
+        "se_fast_speedup_vs_reference": med[se_ref] / med[se_fast],
+        "se_fast_over_plain": med[se_fast] / med[plain],
+        "se_reference_over_plain": med[se_ref] / med[plain],
+    }
+    print(f"  -> {group}: SE fast / SE reference speed-up {ratios['se_fast_speedup_vs_reference']:.2f}x; "
+          f"step-time ratio SE-fast / SiamFC+ {ratios['se_fast_over_plain']:.2f} "
+          f"(SE-reference / SiamFC+ {ratios['se_reference_over_plain']:.2f})", flush=True)
+    return {"median_s": med, "times_s": times, "ratios": ratios}
+
+
+def profile_step(name: str, impl: str | None, device: str, batch: int, amp: str, steps: int = 3,
+                 row_limit: int = 20) -> str:
+    """A torch.profiler table (self time per operator) of ``steps`` optimisation steps."""
+    from torch.profiler import ProfilerActivity, profile
+
+    step, _ = make_step(name, impl, device, batch, amp)
+    step()
+    step()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            step()
+        _sync(device)
+    sort = "self_cuda_time_total" if device.startswith("cuda") else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=sort, row_limit=row_limit)
 
 
 def bench_train(name: str, device: str, batch: int, steps: int, warmup: int, amp: str, workers: int,
-                data_root: Path, work: Path) -> float:
+                data_root: Path, work: Path, impl: str | None = None) -> float:
     """Pairs/s of :func:`train` end to end (data included), from its step log after ``warmup`` steps."""
-    run_dir = work / f"{name}_{device.replace(':', '')}_{amp}"
+    from sesiam_lib.training import read_csv_log, train
+
+    run_dir = work / f"{label(name, impl)}_{device.replace(':', '')}_{amp}"
     result = train({
-        "model": name, "epochs": 1, "batch_size": batch, "seed": 0, "device": device, "amp": amp,
-        "progress": False, "run_dir": str(run_dir), "overwrite": True,
+        "model": name, "model_kwargs": {} if impl is None else {"sesn_impl": impl}, "epochs": 1,
+        "batch_size": batch, "seed": 0, "device": device, "amp": amp, "progress": False, "run_dir": str(run_dir),
+        "overwrite": True,
         "data": {"root": str(data_root), "pairs_per_epoch": batch * (steps + warmup), "num_workers": workers},
     })
     rows = read_csv_log(result.log_steps)
@@ -84,44 +164,53 @@ def bench_train(name: str, device: str, batch: int, steps: int, warmup: int, amp
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", nargs="*", default=list(TINY + FULL))
+    parser.add_argument("--groups", nargs="*", default=["tiny", "full"], choices=sorted(GROUPS))
     parser.add_argument("--device", nargs="*", default=None, help="cpu and/or cuda (default: cpu, + cuda if present)")
     parser.add_argument("--amp", default="none", choices=["none", "bf16", "fp16"])
-    parser.add_argument("--batch", type=int, default=None, help="default: 8 (tiny), 2 (full, CPU), 24 (full, CUDA)")
-    parser.add_argument("--steps", type=int, default=None, help="timed steps (default: 10; full models on CPU: 2)")
-    parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: 2; full on CPU: 1)")
+    parser.add_argument("--batch-tiny", type=int, default=16)
+    parser.add_argument("--batch-full", type=int, default=None, help="default: 2 on the CPU, 24 on CUDA")
+    parser.add_argument("--repeats", type=int, default=None, help="timed rounds (default: tiny 8, full 2 on CPU)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
+    parser.add_argument("--profile", action="store_true", help="profile the fast SE tiny step (top operators)")
+    parser.add_argument("--end-to-end", action="store_true", help="also time train() end to end, tiny models")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers for the end-to-end run")
-    parser.add_argument("--skip-train", action="store_true", help="only the bare step")
+    parser.add_argument("--skip-train", action="store_true", help=argparse.SUPPRESS)  # old flag: now the default
     args = parser.parse_args()
     devices = args.device or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
           + (f", CUDA {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""))
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        data_root = work / "smnist"
-        if not args.skip_train:
-            from sesiam_lib.data import generate_synthetic
+    header = (f"{'model[sesn_impl]':34s} {'device':6s} {'amp':5s} {'batch':>5s} {'repeats':>7s} "
+              f"{'median ms':>11s} {'min ms':>9s} {'pairs/s':>10s}")
+    print(header)
+    print("-" * len(header))
+    results = {}
+    for device in devices:
+        cuda = device.startswith("cuda")
+        for group in args.groups:
+            full = group == "full"
+            batch = (args.batch_full or (24 if cuda else 2)) if full else args.batch_tiny
+            repeats = args.repeats or (2 if full and not cuda else 8)
+            results[(device, group)] = run_group(group, device, batch, repeats, args.warmup, args.amp)
 
+    if args.profile:
+        for device in devices:
+            print(f"\nprofile: se_siamfc_tiny[fast], {device}, batch {args.batch_tiny}, 3 steps")
+            print(profile_step("se_siamfc_tiny", "fast", device, args.batch_tiny, args.amp))
+
+    if args.end_to_end:
+        from sesiam_lib.data import generate_synthetic
+
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            data_root = work / "smnist"
             generate_synthetic(data_root, kind="S-MNIST", split="train", num_sequences=4, num_frames=60,
                                progress=False)
-        header = (f"{'model':<20} {'device':<6} {'amp':<5} {'batch':>5} {'steps':>5} {'step pairs/s':>13} "
-                  f"{'train pairs/s':>14}")
-        print(header)
-        print("-" * len(header))
-        for device in devices:
-            for name in args.models:
-                full_cpu = name in FULL and not device.startswith("cuda")
-                batch = args.batch or (8 if name not in FULL else (2 if full_cpu else 24))
-                steps = args.steps or (2 if full_cpu else 10)
-                warmup = args.warmup if args.warmup is not None else (1 if full_cpu else 2)
-                step_rate = bench_step(name, device, batch, steps, warmup, args.amp)
-                train_rate = float("nan")
-                if not args.skip_train:
-                    train_rate = bench_train(name, device, batch, steps, max(warmup, 1), args.amp, args.workers,
-                                             data_root, work)
-                print(f"{name:<20} {device:<6} {args.amp:<5} {batch:>5} {steps:>5} {step_rate:>13.1f} "
-                      f"{train_rate:>14.1f}", flush=True)
+            print("\nend to end (train(), synthetic S-MNIST, batch 8, 10 steps after 2): pairs/s")
+            for device in devices:
+                for name, impl in GROUPS["tiny"]:
+                    rate = bench_train(name, device, 8, 10, 2, args.amp, args.workers, data_root, work, impl)
+                    print(f"{label(name, impl):34s} {device:6s} {rate:10.1f}", flush=True)
 
 
 if __name__ == "__main__":

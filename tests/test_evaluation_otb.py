@@ -215,8 +215,10 @@ def test_evaluate_otb_missing_and_short_files(tmp_path):
     write(tmp_path / "T" / "Car.txt", otb_text(seqs[0].boxes[:3]))
     with pytest.raises(ResultFileError, match=r"Car\.txt.*too short"):
         evaluate_otb(tmp_path, seqs)
-    # a longer file is truncated to the sequence
+    # a longer file is refused (it would be silently cut), unless truncation is asked for
     write(tmp_path / "T" / "Car.txt", otb_text(np.vstack([seqs[0].boxes, seqs[0].boxes])))
-    assert evaluate_otb(tmp_path, seqs)["T"].success_auc == pytest.approx(20 / 21)
+    with pytest.raises(ResultFileError, match=r"Car\.txt: 8 result lines but the sequence Car has 4 frames.*too long"):
+        evaluate_otb(tmp_path, seqs)
+    assert evaluate_otb(tmp_path, seqs, align="truncate")["T"].success_auc == pytest.approx(20 / 21)
     with pytest.raises(FileNotFoundError, match="nope"):
         evaluate_otb(tmp_path, seqs, trackers=["nope"])

@@ -13,12 +13,12 @@ from sesiam_lib.pipeline.runner import repo_root
 def test_every_notebook_has_a_parameters_cell_first():
     notebooks = sorted((repo_root() / "notebooks").glob("*.ipynb"))
     assert [p.name for p in notebooks] == ["01_equivariance.ipynb", "02_training.ipynb", "03_tracking.ipynb",
-                                           "04_benchmark.ipynb"]
+                                           "04_benchmark.ipynb", "05_tuning.ipynb"]
     for path in notebooks:
         nb = nbformat.read(str(path), as_version=4)
         assert "parameters" in nb.cells[0].metadata.get("tags", []), path.name
         assert all(not cell.get("outputs") for cell in nb.cells if cell.cell_type == "code"), \
-            f"{path.name}: commit notebooks without outputs (tools/make_notebooks.py writes them)"
+            f"{path.name}: commit notebooks without outputs (make notebooks syncs them from their .py)"
 
 
 @pytest.mark.slow

@@ -7,10 +7,10 @@ import pytest
 import yaml
 
 from sesiam_lib.pipeline import expand_steps, load_preset, run_pipeline
-from sesiam_lib.pipeline.runner import available_presets, parse_override
+from sesiam_lib.pipeline.runner import _portable_path, available_presets, parse_override, step_keys
 
 
-def write_notebook(path, body, parameters="value = 1\nrun_name = ''\nresults_root = ''\nwork_root = ''"):
+def write_notebook(path, body, parameters="value = 1\nextra = 0\nrun_name = ''\nresults_root = ''\nwork_root = ''"):
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell(parameters)
     params.metadata["tags"] = ["parameters"]
@@ -80,6 +80,15 @@ def test_run_resume_and_failure_report(tmp_path):
     run_pipeline(str(preset), overrides={"extra": 5}, results_root=results, work_root=tmp_path / "work",
                  run_name="r", notebooks_dir=notebooks)
     assert (run_dir / "ok_1.ipynb").stat().st_mtime_ns != stamp
+    # so does a changed notebook source upstream: the step and every later one re-run, nothing else
+    stamps = {name: (run_dir / f"{name}.ipynb").stat().st_mtime_ns for name in ("ok_1", "ok_2", "bad")}
+    write_notebook(notebooks / "bad.ipynb", ["x = 2"])
+    run_pipeline(str(preset), overrides={"extra": 5}, results_root=results, work_root=tmp_path / "work",
+                 run_name="r", notebooks_dir=notebooks)
+    changed = {name for name, st in stamps.items() if (run_dir / f"{name}.ipynb").stat().st_mtime_ns != st}
+    assert changed == {"bad"}
+    state = json.loads((run_dir / "pipeline_state.json").read_text())
+    assert state["steps"]["bad"]["fields"]["upstream"] == state["steps"]["ok_2"]["key"]
 
 
 def test_required_parameters(tmp_path):
@@ -89,3 +98,24 @@ def test_required_parameters(tmp_path):
         run_pipeline(str(preset), results_root=tmp_path)
     with pytest.raises(FileNotFoundError, match="unknown pipeline preset"):
         load_preset("no_such_preset")
+
+
+def test_step_keys_chain_upstream_changes(tmp_path):
+    for name in ("a", "b"):
+        write_notebook(tmp_path / f"{name}.ipynb", ["x = 1"])
+    preset = {"steps": [{"notebook": "a.ipynb", "parameters": {"value": 1}}, {"notebook": "b.ipynb"}]}
+    keys = step_keys(expand_steps(preset), tmp_path)
+    same = step_keys(expand_steps(preset), tmp_path)
+    assert keys == same
+    preset["steps"][0]["parameters"]["value"] = 2
+    changed = step_keys(expand_steps(preset), tmp_path)
+    assert changed["a"][0] != keys["a"][0] and changed["b"][0] != keys["b"][0]  # b depends on a
+    write_notebook(tmp_path / "b.ipynb", ["x = 2"])
+    edited = step_keys(expand_steps(preset), tmp_path)
+    assert edited["a"] == changed["a"] and edited["b"][0] != changed["b"][0]
+
+
+def test_paths_inside_the_checkout_are_recorded_relative(tmp_path):
+    root = tmp_path / "repo"
+    assert _portable_path(root / "results", root / "notebooks", root) == "../results"
+    assert _portable_path(tmp_path / "elsewhere", root / "notebooks", root) == str(tmp_path / "elsewhere")

@@ -136,4 +136,4 @@ def test_cv2_bicubic_equals_torch_bicubic():
     m = np.random.default_rng(0).standard_normal((3, 17, 17)).astype(np.float32)
     t = torch.nn.functional.interpolate(torch.from_numpy(m)[:, None], size=(272, 272), mode="bicubic").numpy()[:, 0]
     c = np.stack([cv2.resize(x, (272, 272), interpolation=cv2.INTER_CUBIC) for x in m])
-    np.testing.assert_allclose(c, t, atol=2e-6)
+    np.testing.assert_allclose(c, t, atol=2e-5)  # float32 rounding (<= 4.3e-6 measured); another filter: > 1e-2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -61,33 +63,41 @@ def test_full_models_one_step(name):
     assert t.last_debug["search_crops"].shape == (3, 255, 255, 3)
 
 
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
 @pytest.mark.slow
-def test_trained_tiny_tracker_follows_synthetic_sequences(tmp_path):
-    """Train SiamFC+-tiny briefly on T-MNIST (~25 s on 2 cores), then track held-out test sequences."""
-    training = pytest.importorskip("sesiam_lib.training")
+def test_trained_tiny_tracker_beats_random_weights_where_they_fail(tmp_path):
+    """A trained SiamFC+ tiny follows digits among distractors of their own class that random weights lose.
+
+    Random conv features already track a coloured digit on this benchmark (mean IoU 0.68 on plain T-MNIST), so the
+    sequences are the hard case: S-MNIST (scale change) with 2-3 distractors, all of the target's class (half of
+    them of a similar colour). The weights are ``tests/fixtures/siamfc_tiny_smnist_s0.pth``, the best validation
+    epoch of ``python -m sesiam_lib.training --preset smnist_tiny`` (seed 0): training inside the test is too short
+    to be stable (6 x 400 pairs on 12 sequences: from some seeds no better than random weights; measured), and the
+    training loop has its own tests. Compared with the *best* of four random initialisations.
+
+    Measured (mean IoU over these 20 sequences; trained vs the best random init):
+    torch 2.13.0+cpu, numpy 2.4.6, opencv 5.0.0.93, scikit-image 0.26.0 -- 0.4487 vs 0.3754 (gap 0.073);
+    torch 2.14.1 (CUDA build on the CPU), numpy 1.26.4, opencv 4.10.0.84, scikit-image 0.24.0 -- 0.4454 vs
+    0.3751 (gap 0.070). The margin asserted, 0.035, is half the smaller measured gap. (On plain T-MNIST the same
+    comparison gave gaps of 0.007-0.025: there random weights do not fail.)
+    """
     synthetic = pytest.importorskip("sesiam_lib.data.synthetic")
     from sesiam_lib.evaluation.overlap import iou_xywh
 
-    root = tmp_path / "tmnist"
-    result = training.train(config={
-        "model": "siamfc_tiny", "epochs": 4, "batch_size": 8, "seed": 0, "device": "cpu",
-        "run_dir": str(tmp_path / "run"), "overwrite": True,
-        "data": {"dataset": "synthetic", "root": str(root), "split": "train", "pairs_per_epoch": 400,
-                 "frame_range": 20, "generate": {"kind": "T-MNIST", "num_sequences": 12, "num_frames": 40}},
-        "optim": {"lr_start": 1e-2, "lr_end": 1e-3},
-        "validation": {"enabled": False},
-    })
-    test = synthetic.generate_synthetic(root, kind="T-MNIST", split="test", num_sequences=5, num_frames=40)
+    torch.set_num_threads(1)
+    test = synthetic.generate_synthetic(tmp_path / "hard", kind="S-MNIST", split="test", num_sequences=20,
+                                        num_frames=60, seed=100, same_class_prob=1.0, num_distractors=(2, 3),
+                                        progress=False)
 
-    def mean_ious(checkpoint):
-        torch.manual_seed(0)
+    def mean_iou(checkpoint, init_seed=0):
+        torch.manual_seed(init_seed)
         tracker = TrackerFactory("siamfc_tiny", checkpoint=checkpoint, benchmark="OTB2015", device="cpu")()
-        return np.array([np.nanmean(iou_xywh(s.boxes[1:], track_sequence(tracker, s)["boxes"][1:])) for s in test])
+        return float(np.mean([np.nanmean(iou_xywh(s.boxes[1:], track_sequence(tracker, s)["boxes"][1:]))
+                              for s in test]))
 
-    trained = mean_ious(str(result.final_checkpoint))
-    untrained = mean_ious(None)
-    static = np.mean([np.nanmean(iou_xywh(s.boxes[1:], np.repeat(s.boxes[:1], len(s) - 1, 0))) for s in test])
-    # it follows the digits: most sequences tracked well, far better than standing still or random weights
-    assert np.median(trained) > 0.6, trained
-    assert trained.mean() > untrained.mean() + 0.05, (trained, untrained)
-    assert trained.mean() > static + 0.3, (trained, static)
+    trained = mean_iou(str(FIXTURES / "siamfc_tiny_smnist_s0.pth"))
+    untrained = [mean_iou(None, init_seed) for init_seed in range(4)]
+    print(f"trained {trained:.4f} untrained {[round(u, 4) for u in untrained]}")
+    assert trained > max(untrained) + 0.035, (trained, untrained)

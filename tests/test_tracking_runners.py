@@ -48,6 +48,9 @@ class OracleTracker:
         self.jump_at = set(jump_at)
         self.inits = []
 
+    def provenance(self):
+        return {"tracker_class": "OracleTracker", "jump_at": sorted(self.jump_at)}
+
     def init(self, image, box):
         self.inits.append((int(np.asarray(image)[0, 0, 0]), np.asarray(box, dtype=float).copy()))
 
@@ -83,6 +86,8 @@ def test_one_pass_files_are_otb_format(tmp_path):
     np.testing.assert_allclose(read_otb_result(path), seq.boxes)
     times = np.loadtxt(tmp_path / "res" / "oracle" / "seqA_time.txt")
     assert times.shape == (6,) and (times >= 0).all()
+    # the got10k toolkit's ExperimentOTB reads speeds from <tracker>/times/<seq>_time.txt
+    np.testing.assert_array_equal(np.loadtxt(tmp_path / "res" / "oracle" / "times" / "seqA_time.txt"), times)
     assert rec["sequences_run"] == 1 and rec["protocol"] == "one-pass"
     saved = json.loads((tmp_path / "res" / "oracle" / "run_record.json").read_text())
     assert saved["tracker_name"] == "oracle" and saved["library_version"] and saved["timestamp"]
@@ -105,8 +110,8 @@ def test_resume_skips_finished_and_cleans_stale_temp(tmp_path):
     b = make_sequence(tmp_path, "seqB", n=5)
     c = make_sequence(tmp_path, "seqC", n=5)
     tdir = tmp_path / "res" / "oracle"
-    tdir.mkdir(parents=True)
-    finished = "1,1,1,1\n" * 5  # a finished file (marker content: must not be rewritten)
+    run_otb(OracleTracker(), [a], tmp_path / "res", progress=False)  # seqA finished, with its key
+    finished = "1,1,1,1\n" * 5  # marker content (same length, key untouched): must not be rewritten
     (tdir / "seqA.txt").write_text(finished)
     (tdir / "seqA_time.txt").write_text("0.5\n" * 5)
     stale = tdir / ".seqB.txt.abc123.tmp"  # an interrupted atomic write
@@ -161,7 +166,8 @@ def test_vot_restart_logic(tmp_path):
     np.testing.assert_allclose(tracker.inits[1][1], seq.polygons[12])
     parsed = read_vot_result(path)
     assert [int(r[0]) for r in parsed if r.size == 1] == [1, 2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 1]
-    times = np.loadtxt(path.parent / "vseq_time.txt")
+    times = np.loadtxt(path.parent / "vseq_001_time.value")
+    assert [p.name for p in path.parent.glob("*0*.txt")] == ["vseq_001.txt"]  # pysot's VOT glob: the run only
     assert times.shape == (25,) and (times[8:12] == 0).all()
     assert rec["failures_total"] == 2 and rec["per_sequence"]["vseq"]["failures"] == 2
     assert (tmp_path / "res" / "oracle" / "baseline" / "run_record.json").is_file()
@@ -252,3 +258,97 @@ def test_results_round_trip_through_the_evaluation_package(tmp_path):
     vot = evaluate_vot(tmp_path / "vot" / "oracle", seqs, "VOT2016")
     assert vot["failures"] == 2  # one per sequence
     assert vot["accuracy"] > 0.99
+
+
+# --------------------------------------------------------------------------------------------------------------
+# provenance-keyed resume
+
+
+def test_resume_reruns_when_the_tracker_changes(tmp_path):
+    seqs = [make_sequence(tmp_path, f"k{i}", n=12) for i in range(2)]
+    run_vot(OracleTracker(jump_at={3}), seqs, tmp_path / "res", progress=False)
+    key_file = tmp_path / "res" / "oracle" / "provenance" / "k0.json"
+    first = json.loads(key_file.read_text())
+    assert first["fields"]["tracker"] == {"tracker_class": "OracleTracker", "jump_at": [3]}
+    # the same tracker: nothing re-run
+    same = OracleTracker(jump_at={3})
+    assert run_vot(same, seqs, tmp_path / "res", progress=False)["sequences_run"] == 0 and same.inits == []
+    # another tracker (other hyper-parameters in effect): every sequence re-run, the record describes it
+    other = OracleTracker(jump_at={5})
+    rec = run_vot(other, seqs, tmp_path / "res", progress=False)
+    assert rec["sequences_run"] == 2 and rec["provenance"]["jump_at"] == [5]
+    assert json.loads(key_file.read_text())["key"] != first["key"]
+    assert read_vot_result(vot_result_path(tmp_path / "res", "oracle", "k0"))[5].size == 1  # failure at 5 now
+    # another protocol setting is another key too
+    assert run_vot(other, seqs, tmp_path / "res", progress=False, skip_frames=3)["sequences_run"] == 2
+
+
+def test_result_without_key_or_unkeyable_tracker_is_rerun(tmp_path):
+    seq = make_sequence(tmp_path, "s", n=5)
+    run_otb(OracleTracker(), [seq], tmp_path / "res", progress=False)
+    (tmp_path / "res" / "oracle" / "provenance" / "s.json").unlink()  # e.g. a file from an older version
+    again = OracleTracker()
+    assert run_otb(again, [seq], tmp_path / "res", progress=False)["sequences_run"] == 1
+
+    class NoKey(OracleTracker):
+        provenance = None
+
+    with pytest.warns(RuntimeWarning, match="cannot be keyed"):
+        rec = run_otb(NoKey(), [seq], tmp_path / "res", progress=False)
+    assert rec["sequences_run"] == 1
+
+
+def test_changed_ground_truth_is_rerun(tmp_path):
+    seq = make_sequence(tmp_path, "s", n=5)
+    run_otb(OracleTracker(), [seq], tmp_path / "res", progress=False)
+    seq.boxes[0, 2] += 1.0
+    assert run_otb(OracleTracker(), [seq], tmp_path / "res", progress=False)["sequences_run"] == 1
+
+
+def test_results_of_another_tracker_outside_the_call_are_moved_aside(tmp_path):
+    a, b = make_sequence(tmp_path, "a", n=5), make_sequence(tmp_path, "b", n=5)
+    run_otb(OracleTracker(jump_at={2}), [a, b], tmp_path / "res", progress=False)
+    (tmp_path / "res" / "oracle" / "legacy.txt").write_text("1,1,1,1\n")  # no key: unknown origin
+    with pytest.warns(RuntimeWarning, match="moved to"):
+        rec = run_otb(OracleTracker(), [a], tmp_path / "res", progress=False)
+    folder = tmp_path / "res" / "oracle"
+    assert rec["sequences_run"] == 1 and not (folder / "b.txt").exists() and not (folder / "legacy.txt").exists()
+    moved = list((folder / "superseded").glob("*/b.txt"))
+    assert len(moved) == 1 and list((folder / "superseded").glob("*/provenance/b.json"))
+    assert sorted(p.name for p in folder.glob("*.txt")) == ["a.txt", "a_time.txt"]
+    assert [p.name for p in (folder / "times").iterdir()] == ["a_time.txt"]  # b's moved with its result
+    assert list((folder / "superseded").glob("*/times/b_time.txt"))
+
+
+@pytest.mark.slow
+def test_two_checkpoints_never_share_results(tmp_path):
+    """The reported bug: run_otb with w0.pth, then with w1.pth, ran 0 sequences and recorded w1 over w0's boxes."""
+    torch = pytest.importorskip("torch")
+    from sesiam_lib.core.io import file_sha256
+    from sesiam_lib.models import build_model
+    from sesiam_lib.tracking import TrackerFactory
+
+    seqs = [make_sequence(tmp_path, f"s{i}", n=4) for i in range(2)]
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        torch.save(build_model("siamfc_tiny").state_dict(), tmp_path / f"w{seed}.pth")
+    rec0 = run_otb(TrackerFactory("siamfc_tiny", str(tmp_path / "w0.pth"), device="cpu"), seqs, tmp_path / "out",
+                   progress=False)
+    rec1 = run_otb(TrackerFactory("siamfc_tiny", str(tmp_path / "w1.pth"), device="cpu"), seqs, tmp_path / "out",
+                   progress=False)
+    assert rec0["sequences_run"] == 2 and rec1["sequences_run"] == 2
+    saved = json.loads((tmp_path / "out" / "siamfc_tiny" / "run_record.json").read_text())
+    assert saved["checkpoint_sha256"] == file_sha256(tmp_path / "w1.pth") != file_sha256(tmp_path / "w0.pth")
+    assert saved["hyper_parameters"]["scale_step"] > 1
+    for s in seqs:
+        key = json.loads((tmp_path / "out" / "siamfc_tiny" / "provenance" / f"{s.name}.json").read_text())
+        assert key["fields"]["tracker"]["checkpoint_sha256"] == saved["checkpoint_sha256"]
+        assert saved["per_sequence"][s.name]["key"] == key["key"]
+    # the same checkpoint again, in worker processes: nothing to do
+    rec2 = run_otb(TrackerFactory("siamfc_tiny", str(tmp_path / "w1.pth"), device="cpu"), seqs, tmp_path / "out",
+                   progress=False, workers=2)
+    assert rec2["sequences_run"] == 0
+    # other model options are another tracker
+    rec3 = run_otb(TrackerFactory("siamfc_tiny", str(tmp_path / "w1.pth"), device="cpu",
+                                  tracker_options={"scale_lr": 0.5}), seqs, tmp_path / "out", progress=False)
+    assert rec3["sequences_run"] == 2 and rec3["hyper_parameters"]["scale_lr"] == 0.5

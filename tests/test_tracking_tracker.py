@@ -187,11 +187,13 @@ def test_upsampling_modes_agree_with_cv2_and_torch(sizes):
     th = F.interpolate(torch.from_numpy(raw)[:, None], size=(u, u), mode="bicubic").numpy()[:, 0]
     m = bicubic_matrix(s, u)
     mat = m @ raw.astype(np.float64) @ m.T
-    np.testing.assert_allclose(mat, cv, atol=2e-6)
-    np.testing.assert_allclose(mat, th, atol=2e-6)
+    # float32 rounding: up to 4.3e-6 measured between torch and the exact filter on N(0, 1) maps (the margin has to
+    # survive another torch/OpenCV build); another filter (bilinear, a = -0.75) differs by > 1e-2
+    np.testing.assert_allclose(mat, cv, atol=2e-5)
+    np.testing.assert_allclose(mat, th, atol=2e-5)
     np.testing.assert_allclose(m.sum(1), 1.0)
     t = SiamFCTracker(StandIn(), device="cpu", fast=False)
-    np.testing.assert_allclose(t._upsample(raw, u), cv, atol=2e-6)
+    np.testing.assert_allclose(t._upsample(raw, u), cv, atol=2e-5)
 
 
 def test_model_inputs_are_rgb_float_0_255():
@@ -246,7 +248,8 @@ def test_other_pyramid_sizes(num_scales):
     "box",
     [
         [-20.0, -10.0, 50.0, 40.0],  # partly outside
-        [400.0, 300.0, 30.0, 30.0],  # wholly outside the 260 x 200 frame
+        [250.0, 190.0, 30.0, 30.0],  # mostly outside the 260 x 200 frame (wholly outside: an error, see
+        # tests/test_bad_input_tracker.py)
         [100.0, 100.0, 2.0, 2.0],  # tiny
         [-100.0, -80.0, 600.0, 500.0],  # larger than the frame
         [10.0, 10.0, 0.3, 0.2],  # sub-pixel

@@ -32,19 +32,19 @@ def test_torchrun_two_processes_gloo(data_root, tmp_path):
     common = ["model=siamfc_tiny", f"data.root={data_root}", "batch_size=2", "data.pairs_per_epoch=8",
               "device=cpu", "progress=false", f"run_dir={run_dir}", "checkpoint.every_steps=1",
               "unfreeze.mode=gradual"]  # stage changes rebuild the DDP wrapper
-    out = torchrun(common + ["epochs=2"])
+    out = torchrun(common + ["epochs=3"])
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     # 8 pairs per epoch over 2 processes x 2 pairs per step -> 2 steps per epoch; only rank 0 logs
     rows = read_csv_log(run_dir / "log_steps.csv")
-    assert [int(r["global_step"]) for r in rows] == [1, 2, 3, 4]
-    assert [int(r["unfreeze_stage"]) for r in read_csv_log(run_dir / "log_epochs.csv")] == [4, 6]
-    ckpt = load_training_checkpoint(run_dir / "checkpoints" / "last.pth", "siamfc_tiny")
+    assert [int(r["global_step"]) for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert [int(r["unfreeze_stage"]) for r in read_csv_log(run_dir / "log_epochs.csv")] == [3, 5, 6]
+    ckpt = load_training_checkpoint(run_dir / "checkpoints" / "epoch_002.pth", "siamfc_tiny")
     assert ckpt["world_size"] == 2 and ckpt["global_step"] == 4 and ckpt["epoch"] == 2
     assert not any(k.startswith("module.") for k in ckpt["model"])  # the unwrapped model's keys
     assert "2 processes" in (run_dir / "train.log").read_text()
 
-    # every process resumes from the checkpoint and the run goes on
-    out = torchrun(common + ["epochs=3", "resume=true"])
+    # every process resumes from the epoch-2 checkpoint of the same run and the run goes on
+    out = torchrun(common + ["epochs=3", f"resume={run_dir / 'checkpoints' / 'epoch_002.pth'}"])
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     final = torch.load(run_dir / "checkpoints" / "final.pth", weights_only=True)
     assert final["global_step"] == 6

@@ -93,9 +93,18 @@ def test_existing_run_folder_needs_resume_or_overwrite(data_root, tmp_path):
         train(cfg)
     again = train({**cfg, "resume": True})  # complete: nothing to do, same result
     assert again.epochs_completed == 1 and again.global_step == 1 and again.resumed_from is not None
-    # extend a finished run by more epochs
-    more = train({**cfg, "resume": True, "epochs": 2})
-    assert more.epochs_completed == 2 and more.global_step == 2
+    # other settings are another run: resuming it is refused, naming what differs, and nothing is written
+    final = (tmp_path / "run" / "checkpoints" / "final.pth").read_bytes()
+    config_yaml = (tmp_path / "run" / "config.yaml").read_text()
+    for change, field in (({"epochs": 2}, "config.epochs"), ({"optim": {"lr_start": 0.5}}, "config.optim.lr_start")):
+        for resume in (True, "auto"):
+            with pytest.raises(ConfigError, match=rf"differing: {field}.*overwrite=true"):
+                train({**cfg, "resume": resume, **change})
+    assert (tmp_path / "run" / "checkpoints" / "final.pth").read_bytes() == final
+    assert (tmp_path / "run" / "config.yaml").read_text() == config_yaml
+    # where and how visibly it runs is not a setting of the run
+    same = train({**cfg, "resume": "auto", "progress": False, "checkpoint": {"keep_last": 5}})
+    assert same.global_step == 1 and same.resumed_from is not None
     fresh = train({**cfg, "overwrite": True})
     assert fresh.global_step == 1 and fresh.resumed_from is None
     with pytest.raises(FileNotFoundError, match="holds no training checkpoint"):

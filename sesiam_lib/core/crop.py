@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["crop_window", "get_subwindow", "channel_mean", "context_side", "search_side"]
+__all__ = ["crop_window", "get_subwindow", "MAX_CROP_PIXELS", "channel_mean", "context_side", "search_side"]
 
 
 def channel_mean(image: np.ndarray) -> np.ndarray:
@@ -39,6 +39,29 @@ def crop_window(center: float, size: int) -> tuple[int, int]:
     return int(first), int(first) + int(size) - 1
 
 
+MAX_CROP_PIXELS = 1 << 22
+"""Crop windows of more pixels than this (2048 x 2048) are not materialised: :func:`get_subwindow` samples the
+resized output directly from the image (memory ~ ``out_size**2`` instead of ``in_size**2``)."""
+
+
+def _warp_subwindow(image: np.ndarray, cx: float, cy: float, out_size: int, in_size: int, pad_color) -> np.ndarray:
+    """What ``cv2.resize(padded window, (out_size, out_size))`` (bilinear) gives, without the padded window.
+
+    Output pixel ``u`` samples window coordinate ``(u + 0.5) * in_size / out_size - 0.5`` (cv2.resize's
+    half-pixel rule) with bilinear interpolation; pixels outside the image read ``pad_color``. Agrees with the
+    materialised path up to cv2's fixed-point rounding (1 grey level).
+    """
+    x0, _ = crop_window(cx, in_size)
+    y0, _ = crop_window(cy, in_size)
+    scale = in_size / out_size
+    offset = 0.5 * scale - 0.5
+    matrix = np.array([[scale, 0.0, x0 + offset], [0.0, scale, y0 + offset]], dtype=np.float64)
+    color = tuple(float(c) for c in np.asarray(pad_color, dtype=np.float64).astype(np.uint8))
+    out = cv2.warpAffine(image, matrix, (out_size, out_size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=color)
+    return np.ascontiguousarray(out)
+
+
 def get_subwindow(
     image: np.ndarray,
     center,
@@ -58,15 +81,22 @@ def get_subwindow(
 
     Returns:
         ``uint8`` ``[out_size, out_size, 3]``. Resized with ``cv2.resize`` (bilinear) only when
-        ``in_size != out_size``.
+        ``in_size != out_size``. A window of more than :data:`MAX_CROP_PIXELS` pixels that is shrunk is
+        sampled directly (``cv2.warpAffine``, same bilinear rule) instead of being cut out first, so a huge box
+        costs no more memory than a small one.
     """
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"get_subwindow: expected an [H, W, 3] image, got shape {image.shape}")
+    if not np.isfinite(float(in_size)):
+        raise ValueError(f"get_subwindow: crop side must be a finite number of pixels, got in_size={in_size}")
     in_size = int(round(float(in_size)))
     out_size = int(out_size)
     if in_size < 1:
         raise ValueError(f"get_subwindow: crop side must be >= 1 pixel, got in_size={in_size}")
     cx, cy = (center, center) if np.isscalar(center) else (center[0], center[1])
+    if in_size > out_size and in_size * in_size > MAX_CROP_PIXELS:
+        # a huge window (a box much larger than the image): never materialise it, sample the output directly
+        return _warp_subwindow(image, float(cx), float(cy), out_size, in_size, pad_color)
     height, width = image.shape[:2]
     x0, x1 = crop_window(cx, in_size)
     y0, y1 = crop_window(cy, in_size)

@@ -23,6 +23,7 @@ __all__ = [
     "atomic_torch_save",
     "atomic_write_csv",
     "file_sha256",
+    "folder_problem",
 ]
 
 
@@ -89,7 +90,37 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     import torch  # local: keep this module importable without torch
 
     with atomic_open(path, "wb") as handle:
-        torch.save(obj, handle)
+        try:
+            torch.save(obj, handle)
+        except RuntimeError as exc:
+            # torch's zip writer reports a failed write as "[enforce fail at inline_container.cc] unexpected pos"
+            raise _save_error(exc, Path(path)) from exc
+
+
+def _save_error(exc: BaseException, path: Path) -> OSError:
+    """An ``OSError`` (``ENOSPC`` when the folder's disk is full, else ``EIO``) for a failed ``torch.save``."""
+    import errno
+
+    try:
+        stat = os.statvfs(path.parent)
+        full = stat.f_bavail * stat.f_frsize < (1 << 20)
+    except (OSError, AttributeError):  # AttributeError: no statvfs on Windows
+        full = False
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    code = errno.ENOSPC if full else errno.EIO
+    return OSError(code, f"torch.save could not write {path} ({'disk full' if full else first})")
+
+
+def folder_problem(path: str | os.PathLike) -> str | None:
+    """Why ``path`` cannot be (or be created as) a folder, or ``None``: it is a file, or a component above it is
+    a file. Checks only what exists; permissions are left to the first write."""
+    path = Path(path).expanduser()
+    if path.exists():
+        return None if path.is_dir() else f"{path} exists and is a file, not a folder"
+    for parent in path.parents:
+        if parent.exists():
+            return None if parent.is_dir() else f"{path} cannot be created: {parent} is a file, not a folder"
+    return None
 
 
 def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

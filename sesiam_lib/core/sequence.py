@@ -9,14 +9,49 @@ from typing import Any
 import cv2
 import numpy as np
 
-__all__ = ["Sequence", "read_rgb"]
+__all__ = ["Sequence", "read_rgb", "ImageDecodeError"]
+
+
+class ImageDecodeError(ValueError):
+    """An image file that exists but cannot be decoded (empty, not an image, truncated); names the file."""
+
+
+def _check_complete(data: np.ndarray, path) -> None:
+    """Raise :class:`ImageDecodeError` for a JPEG without its end-of-image marker after the last scan, or a PNG
+    without its ``IEND`` chunk: truncated files that the decoders would return half-grey with only a warning."""
+    head = data[:8].tobytes()
+    if head[:2] == b"\xff\xd8":  # JPEG: the last scan (SOS, 0xFFDA) must be followed by EOI (0xFFD9)
+        raw = data.tobytes()
+        if raw.rfind(b"\xff\xd9") < raw.rfind(b"\xff\xda"):
+            raise ImageDecodeError(f"image file {path} is a truncated JPEG (no end-of-image marker after the "
+                                   f"image data; {data.size} bytes): re-extract or re-download it")
+    elif head == b"\x89PNG\r\n\x1a\n":
+        if b"IEND" not in data[-65536:].tobytes():  # the last chunk (bytes appended after it are tolerated)
+            raise ImageDecodeError(f"image file {path} is a truncated PNG (no IEND chunk; {data.size} bytes): "
+                                   f"re-extract or re-download it")
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
-    """Read an image file as RGB ``uint8 [H, W, 3]`` (grayscale files come back with 3 equal channels)."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)  # IMREAD_COLOR already expands grayscale to 3 channels
+    """Read an image file as RGB ``uint8 [H, W, 3]`` (grayscale files come back with 3 equal channels).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ImageDecodeError: (a ``ValueError``) the file exists but is empty, not a decodable image, or a truncated
+            JPEG / PNG; the message names the file.
+    """
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"image file not found: {path}") from None
+    except (IsADirectoryError, PermissionError) as exc:
+        raise ImageDecodeError(f"cannot read image file {path}: {exc.strerror}") from None
+    if data.size == 0:
+        raise ImageDecodeError(f"cannot decode image file {path}: the file is empty (0 bytes)")
+    _check_complete(data, path)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)  # IMREAD_COLOR already expands grayscale to 3 channels
     if image is None:
-        raise FileNotFoundError(f"cannot read image file {path}")
+        raise ImageDecodeError(f"cannot decode image file {path}: not an image in a format OpenCV reads "
+                               f"({data.size} bytes starting {data[:8].tobytes()!r})")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 

@@ -7,14 +7,32 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["AnnotationError", "read_rows", "read_int_labels", "read_sequence_list", "list_images", "check_contiguous"]
+__all__ = ["AnnotationError", "read_text",
+           "read_rows", "read_int_labels", "read_sequence_list", "list_images", "check_contiguous"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 _SPLIT = re.compile(r"[,\s]+")
+_EMPTY_FIELD = re.compile(r"^,|,\s*,")
 
 
 class AnnotationError(ValueError):
     """A malformed or inconsistent dataset file (the message names the file and, if any, the line)."""
+
+
+def read_text(path: str | Path, what: str = "annotation file") -> str:
+    """The text of ``path`` (UTF-8, BOM allowed); a missing or binary file raises :class:`AnnotationError`
+    naming it (instead of a bare ``UnicodeDecodeError``)."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8-sig", errors="strict")
+    except FileNotFoundError:
+        raise AnnotationError(f"{path}: {what} not found") from None
+    except IsADirectoryError:
+        raise AnnotationError(f"{path}: {what} is a folder, not a file") from None
+    except UnicodeDecodeError as exc:
+        lineno = exc.object[: exc.start].count(b"\n") + 1
+        raise AnnotationError(f"{path}:{lineno}: {what} is not UTF-8 text (undecodable byte "
+                              f"0x{exc.object[exc.start]:02x} at byte {exc.start}); is the file corrupt?") from None
 
 
 def _parse_float(token: str) -> float:
@@ -29,12 +47,7 @@ def read_rows(path: str | Path, widths=(4,), allow_empty: bool = False) -> np.nd
     lines are ignored; a blank line between annotated lines is an error (it would shift every later frame).
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig", errors="strict")
-    except FileNotFoundError:
-        raise AnnotationError(f"{path}: annotation file not found") from None
-    except UnicodeDecodeError as exc:
-        raise AnnotationError(f"{path}: not a text file ({exc})") from None
+    text = read_text(path, "annotation file")
     lines = text.splitlines()
     while lines and not lines[-1].strip():
         lines.pop()
@@ -44,6 +57,9 @@ def read_rows(path: str | Path, widths=(4,), allow_empty: bool = False) -> np.nd
         stripped = line.strip().strip(",")
         if not stripped:
             raise AnnotationError(f"{path}:{lineno}: blank line inside the annotations")
+        if _EMPTY_FIELD.search(line.strip().rstrip(",")):
+            raise AnnotationError(f"{path}:{lineno}: empty field in {line.strip()!r} "
+                                  "(two commas with no number between them)")
         tokens = [t for t in _SPLIT.split(stripped) if t]
         try:
             values = [_parse_float(t) for t in tokens]
@@ -69,7 +85,7 @@ def read_rows(path: str | Path, widths=(4,), allow_empty: bool = False) -> np.nd
 def read_int_labels(path: str | Path) -> np.ndarray:
     """One integer per line (GOT-10k ``*.label``, VOT ``*.tag``) -> int64 ``(N,)``."""
     path = Path(path)
-    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    lines = read_text(path, "label file").splitlines()
     while lines and not lines[-1].strip():
         lines.pop()
     out = []
@@ -116,18 +132,19 @@ def check_contiguous(images: list[tuple[int, Path]], first: int, last: int, fold
     return paths
 
 
-def read_sequence_list(list_file: str | Path) -> list[str]:
-    """Names in a ``list.txt``; every listed folder must exist beside it (checked before anything is loaded)."""
+def read_sequence_list(list_file: str | Path, check_folders: bool = True) -> list[str]:
+    """Names in a ``list.txt``; every listed folder must exist beside it (checked before anything is loaded,
+    unless ``check_folders`` is false: the caller then handles missing folders, e.g. a dry run listing them)."""
     list_file = Path(list_file)
     base = list_file.parent
     if not list_file.is_file():
         raise AnnotationError(f"{list_file}: list.txt not found")
     names, missing = [], []
-    for lineno, line in enumerate(list_file.read_text(encoding="utf-8-sig").splitlines(), start=1):
+    for lineno, line in enumerate(read_text(list_file, "sequence list").splitlines(), start=1):
         name = line.strip()
         if not name:
             continue
-        if not (base / name).is_dir():
+        if check_folders and not (base / name).is_dir():
             missing.append(f"{list_file}:{lineno}: sequence folder {base / name} not found")
         names.append(name)
     if missing:

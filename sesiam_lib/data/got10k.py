@@ -26,6 +26,7 @@ from ._parse import (
     read_int_labels,
     read_rows,
     read_sequence_list,
+    read_text,
 )
 
 __all__ = ["load_got10k", "load_got10k_sequence", "read_meta_info"]
@@ -34,7 +35,7 @@ __all__ = ["load_got10k", "load_got10k_sequence", "read_meta_info"]
 def read_meta_info(path: str | os.PathLike) -> dict:
     """``meta_info.ini`` (a ``[METAINFO]`` header, then ``key: value`` lines) -> dict of strings."""
     meta = {}
-    for line in Path(path).read_text(encoding="utf-8-sig").splitlines():
+    for line in read_text(path, "meta_info.ini").splitlines():
         line = line.strip()
         if not line or line.startswith("[") or ":" not in line:
             continue
@@ -87,7 +88,7 @@ def load_got10k_sequence(seq_dir: str | os.PathLike, name: str | None = None, fi
     stats_path = seq_dir / "scale_stats.json"
     if stats_path.is_file():
         try:
-            attributes.update(json.loads(stats_path.read_text()))
+            attributes.update(json.loads(read_text(stats_path, "scale_stats.json")))
         except json.JSONDecodeError as exc:
             raise AnnotationError(f"{stats_path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
     return Sequence(
@@ -100,12 +101,22 @@ def load_got10k_sequence(seq_dir: str | os.PathLike, name: str | None = None, fi
     )
 
 
-def load_got10k(root: str | os.PathLike, split: str | None = "train") -> list[Sequence]:
-    """Every sequence of ``root/<split>/list.txt`` (``split=None``: ``root`` is the split folder itself)."""
+def load_got10k(root: str | os.PathLike, split: str | None = "train", missing: list | None = None) -> list[Sequence]:
+    """Every sequence of ``root/<split>/list.txt`` (``split=None``: ``root`` is the split folder itself).
+
+    ``missing``: a list to append the names of listed sequences whose folder (or ``groundtruth.txt``) is absent;
+    they are then skipped instead of raising :class:`AnnotationError`."""
     split_dir = Path(root) if split is None else Path(root) / split
     list_file = split_dir / "list.txt"
     if not list_file.is_file():
-        raise AnnotationError(f"{list_file}: list.txt not found (is {split_dir} a GOT-10k-layout split?)")
-    names = read_sequence_list(list_file)
+        root_dir = split_dir.parent if split is not None else split_dir
+        splits = sorted(p.name for p in root_dir.iterdir() if (p / "list.txt").is_file()) if root_dir.is_dir() else []
+        hint = f"; splits found under {root_dir}: {', '.join(splits)}" if splits and split is not None else ""
+        raise AnnotationError(f"{list_file}: list.txt not found (is {split_dir} a GOT-10k-layout split?){hint}")
+    names = read_sequence_list(list_file, check_folders=missing is None)
     first_only = (split or split_dir.name) == "test"
+    if missing is not None:
+        absent = [n for n in names if not (split_dir / n / "groundtruth.txt").is_file()]
+        missing.extend(absent)
+        names = [n for n in names if n not in absent]
     return [load_got10k_sequence(split_dir / n, n, first_frame_only_ok=first_only) for n in names]

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from ..core.boxes import otb_to_xywh
 from ..core.sequence import Sequence
-from ._parse import AnnotationError, check_contiguous, list_images, read_rows
+from ._parse import AnnotationError, check_contiguous, list_images, read_rows, read_text
 
 __all__ = ["OTB2013_FOLDERS", "OTB2015_FOLDERS", "OTB_ATTRIBUTES", "OTB_FRAME_RANGES", "load_otb", "otb_names"]
 
@@ -160,7 +160,7 @@ def _resolve(root_index: dict[str, Path], folder: str, name: str, k: int | None)
     elif main is not None:
         candidates.append((main, main / "groundtruth_rect.txt"))
     for seq_dir, anno in candidates:
-        if anno.is_file() and anno.stat().st_size > 0 and anno.read_text().strip():
+        if anno.is_file() and anno.stat().st_size > 0 and read_text(anno).strip():
             return seq_dir, anno
     return None
 
@@ -168,7 +168,7 @@ def _resolve(root_index: dict[str, Path], folder: str, name: str, k: int | None)
 def _tags(seq_dir: Path, name: str) -> list[str]:
     attrs = seq_dir / "attrs.txt"
     if attrs.is_file():
-        return [t.strip() for t in attrs.read_text().replace("\n", ",").split(",") if t.strip()]
+        return [t.strip() for t in read_text(attrs, "attribute file").replace("\n", ",").split(",") if t.strip()]
     return list(OTB_ATTRIBUTES.get(name, ()))
 
 
@@ -216,7 +216,8 @@ def _load_target(seq_dir: Path, anno: Path, name: str, folder_key: str, version:
     )
 
 
-def load_otb(root: str | os.PathLike, version: str | int | None = "OTB2015") -> list[Sequence]:
+def load_otb(root: str | os.PathLike, version: str | int | None = "OTB2015",
+             missing: list | None = None) -> list[Sequence]:
     """Load an OTB benchmark (or, with ``version=None``, every OTB-layout folder under ``root``).
 
     Args:
@@ -230,7 +231,9 @@ def load_otb(root: str | os.PathLike, version: str | int | None = "OTB2015") -> 
         attribute tags.
 
     Raises:
-        AnnotationError (a ``ValueError``) naming every missing sequence, or the file and line of bad input.
+        AnnotationError (a ``ValueError``) naming every missing sequence (unless ``missing`` is a list: then
+        the missing sequence names are appended to it and the sequences present are returned), or the file and
+        line of bad input.
     """
     root = Path(root)
     if not root.is_dir():
@@ -240,18 +243,20 @@ def load_otb(root: str | os.PathLike, version: str | int | None = "OTB2015") -> 
         return _load_custom(root)
     folders = _folders_for(version)
     label = {OTB2013_FOLDERS: "OTB2013", OTB2015_FOLDERS: "OTB2015", TB50_FOLDERS: "TB50"}[folders]
-    found, missing = [], []
+    found, absent = [], []
     for folder in folders:
         for name, k in _targets(folder):
             hit = _resolve(index, folder, name, k)
             if hit is None:
-                missing.append(name)
+                absent.append(name)
             else:
                 found.append((folder, name, *hit))
-    if missing:
+    if absent and missing is not None:
+        missing.extend(absent)  # the caller lists them (dry runs: sesiam_lib.pipeline.experiment.load_benchmark)
+    elif absent:
         raise AnnotationError(
-            f"{root}: {label} is missing {len(missing)} of {len(found) + len(missing)} sequences "
-            f"(folder with img/ and groundtruth_rect*.txt not found): {', '.join(missing)}"
+            f"{root}: {label} is missing {len(absent)} of {len(found) + len(absent)} sequences "
+            f"(folder with img/ and groundtruth_rect*.txt not found): {', '.join(absent)}"
         )
     return [_load_target(seq_dir, anno, name, folder, label) for folder, name, seq_dir, anno in found]
 
@@ -260,7 +265,7 @@ def _load_custom(root: Path) -> list[Sequence]:
     out = []
     for seq_dir in sorted(p for p in root.iterdir() if p.is_dir() and (p / "img").is_dir()):
         annos = sorted(
-            a for a in seq_dir.glob("groundtruth*.txt") if a.is_file() and a.read_text().strip()
+            a for a in seq_dir.glob("groundtruth*.txt") if a.is_file() and read_text(a).strip()
         )
         if not annos:
             continue

@@ -34,7 +34,8 @@ Protocol (defaults in brackets)
 Layout (GOT-10k; readable by the GOT-10k toolkit and by :func:`sesiam_lib.data.load_got10k`)::
 
     root/<split>/list.txt                 sequence names, one a line
-    root/<split>/synthetic.json           generation parameters (a later call must agree)
+    root/<split>/synthetic.json           generation parameters, digit set and encoder (the split's provenance
+                                          key: a later call must agree, or regenerate with overwrite=True)
     root/<split>/scale_stats.json         per-sequence scale statistics
     root/<split>/<name>/00000001.jpg ...
     root/<split>/<name>/groundtruth.txt   absence.label  cover.label  cut_by_image.label
@@ -56,6 +57,7 @@ import cv2
 import numpy as np
 
 from ..core.io import atomic_write_json, atomic_write_text
+from ..core.provenance import array_sha256
 from .digits import load_digits
 
 __all__ = [
@@ -430,7 +432,11 @@ def generate_synthetic(
         raise ValueError(f"need num_sequences >= 1 and num_frames >= 2, got {num_sequences}, {num_frames}")
     if size_range[0] <= 0 or size_range[1] < size_range[0] or size_range[1] >= frame_size:
         raise ValueError(f"size_range {size_range} must lie in (0, frame_size={frame_size})")
+    images, labels = load_digits(split, digits)
     params = _params(kind, num_frames, seed, frame_size, size_range, num_distractors, same_class_prob, jpeg_quality)
+    # the split's provenance: the digit images drawn from and the JPEG encoder's build count as much as the numbers
+    params["digits_sha256"] = array_sha256(images) + array_sha256(labels)[:16]
+    params["encoder"] = f"opencv {cv2.__version__}"
     split_dir = Path(root) / split
     params_file = split_dir / "synthetic.json"
     if params_file.is_file():
@@ -448,7 +454,6 @@ def generate_synthetic(
         shutil.rmtree(leftover, ignore_errors=True)
     atomic_write_json(params_file, params)
 
-    images, labels = load_digits(split, digits)
     pool = _DigitPool(images, labels)
     names = [f"{kind}_{split}_{i + 1:04d}" for i in range(int(num_sequences))]
     all_stats = {}

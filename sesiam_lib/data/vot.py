@@ -75,17 +75,22 @@ def load_vot_sequence(seq_dir: str | os.PathLike, name: str | None = None) -> Se
     return Sequence(name=name, frames=frames, boxes=boxes, polygons=polygons, attributes=attributes)
 
 
-def load_vot(root: str | os.PathLike, version: str | int | None = None) -> list[Sequence]:
+def load_vot(root: str | os.PathLike, version: str | int | None = None, missing: list | None = None) -> list[Sequence]:
     """Every sequence listed in ``root/list.txt`` (VOT2016 and VOT2017: 60 each).
 
     ``version`` is only recorded in ``attributes["benchmark"]``; the list file defines the sequences.
+    ``missing``: a list to append the names of listed sequences whose folder (or ``groundtruth.txt``) is absent;
+    they are then skipped instead of raising :class:`AnnotationError`.
     """
     root = Path(root)
     list_file = root / "list.txt"
     if not list_file.is_file():
         raise AnnotationError(f"{list_file}: list.txt not found (is {root} a VOT dataset folder?)")
     out = []
-    for name in read_sequence_list(list_file):
+    for name in read_sequence_list(list_file, check_folders=missing is None):
+        if missing is not None and not (root / name / "groundtruth.txt").is_file():
+            missing.append(name)
+            continue
         seq = load_vot_sequence(root / name, name)
         if version is not None:
             seq.attributes["benchmark"] = str(version)

@@ -3,8 +3,10 @@
 Modules, read top to bottom:
 
 - :mod:`.overlap` -- IoU of boxes, centre error, VOT region overlap bounded by the image.
-- :mod:`.results_io` -- reading/writing OTB, VOT and GOT-10k result files (coordinate conventions documented).
-- :mod:`.otb` -- success / precision / normalised precision curves, :func:`evaluate_otb`, attributes, flat rows.
+- :mod:`.results_io` -- reading/writing OTB, VOT and GOT-10k result files (coordinate conventions, time files
+  and length rules documented; :func:`align_result` reads files the got10k toolkit wrote).
+- :mod:`.otb` -- success / precision / normalised precision curves, :func:`evaluate_otb` (also UAV123, LaSOT with
+  ``invalid_gt="lasot"``, NfS, TC128), attributes, speed as the got10k toolkit reports it, flat rows.
 - :mod:`.vot` -- :func:`evaluate_vot`: accuracy, failures, robustness, EAO exactly as pysot / the VOT toolkit.
 - :mod:`.got10k` -- :func:`evaluate_got10k`: AO, SR0.5, SR0.75.
 - :mod:`.scale_following` -- :func:`scale_following`: the target's apparent scale in the search crop, per frame.
@@ -25,14 +27,16 @@ from .otb import (
     evaluate_otb_boxes,
     normalized_precision_curve,
     otb_rows,
+    otb_speed,
     precision_curve,
     rows_to_csv,
     success_curve,
     write_rows_csv,
 )
-from .overlap import center_error, iou_xywh, poly_overlap, poly_overlaps, vot_overlaps
+from .overlap import center_error, iou_xywh, pixel_overlap, pixel_overlaps, poly_overlap, poly_overlaps, vot_overlaps
 from .results_io import (
     ResultFileError,
+    align_result,
     read_got10k_result,
     read_otb_result,
     read_vot_result,
@@ -50,6 +54,8 @@ __all__ = [
     "center_error",
     "poly_overlap",
     "poly_overlaps",
+    "pixel_overlap",
+    "pixel_overlaps",
     "vot_overlaps",
     "success_curve",
     "precision_curve",
@@ -59,6 +65,8 @@ __all__ = [
     "DEFAULT_SCALE_BINS",
     "evaluate_otb",
     "evaluate_otb_boxes",
+    "otb_speed",
+    "align_result",
     "apparent_scales",
     "scale_following",
     "summarize_apparent_scales",

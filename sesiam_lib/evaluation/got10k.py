@@ -33,7 +33,8 @@ from typing import Any, Iterable, Sequence as _Seq
 import numpy as np
 
 from .overlap import iou_xywh
-from .results_io import check_length, find_result_file, image_size, read_got10k_result, vot_run_files
+from .results_io import (align_result, check_length, find_result_file, image_size, read_got10k_result,
+                         vot_run_files)
 
 __all__ = ["got10k_clip", "got10k_ious", "got10k_scores", "evaluate_got10k", "evaluate_got10k_boxes"]
 
@@ -135,12 +136,8 @@ def _read_runs(tdir: Path, seq, one_based: bool | None) -> list[np.ndarray]:
                 f"result file not found: {sdir / f'{seq.name}_001.txt'} (nor {tdir / f'{seq.name}.txt'})"
             ) from None
         shift = True if one_based is None else bool(one_based)  # OTB layout: 1-based
-    runs = []
-    for f in files:
-        boxes = read_got10k_result(f, one_based=shift)
-        check_length(len(boxes), len(seq.boxes), f)
-        runs.append(boxes[: len(seq.boxes)])
-    return runs
+    # exactly one line per frame, as the got10k toolkit (``assert b.shape == anno.shape``)
+    return [align_result(read_got10k_result(f, one_based=shift), seq, f) for f in files]
 
 
 def evaluate_got10k(

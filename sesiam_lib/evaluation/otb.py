@@ -17,17 +17,34 @@ Definitions (FACTS §7), cross-checked against the toolkits:
 Invalid ground truth (a frame whose ground-truth box has a NaN/inf value, or ``w <= 0`` or ``h <= 0``; OTB
 marks absent targets with 0-size or NaN boxes). Default ``invalid_gt="otb"``, the OTB toolkit's behaviour
 (``calcSeqErrRobust.m``: ``errCoverage = -1``, ``errCenter = -1`` on such frames, curves divided by the full
-sequence length; pysot ``success_overlap`` / ``success_error`` do the same with ``n_frame``):
+sequence length):
 
 - the frame stays in the denominator (every per-sequence curve is divided by the total number of frames);
 - its IoU is taken as ``-1``: it is **never** a success on the success curve (``-1 > t`` is false for t >= 0);
 - its centre error is taken as ``-1``: it is **always** a success on both precision curves
   (``-1 <= t`` is true). This asymmetry is the toolkits'; it is kept so that numbers match published ones.
 
-``invalid_gt="exclude"`` instead drops such frames from numerator and denominator of every curve (the
-GOT-10k/LaSOT style). The validity test is the same for all three curves (finite, ``w > 0``, ``h > 0``;
-pysot's ``success_overlap`` mask); the MATLAB toolkit additionally requires ``x, y > 0`` in 1-based
-coordinates, which would reject valid boxes touching the left/top border, so that part is not followed.
+``invalid_gt="exclude"`` instead drops such frames (and frames with ``seq.absent`` true) from numerator and
+denominator of every curve (the GOT-10k style). ``invalid_gt="lasot"``: LaSOT's protocol, as pytracking
+(``analysis/extract_results.py::calc_seq_err_robust`` with ``dataset='lasot'`` and the default
+``exclude_invalid_frames=False``) and pysot (``OPEBenchmark`` with ``video.absent``) compute it: frames where the
+target is absent (``seq.absent``, from LaSOT's ``full_occlusion.txt`` / ``out_of_view.txt``) or the ground truth
+is invalid stay in the denominator and are **failures on all three curves** (IoU -1, centre errors +inf); they
+are *not* excluded. (On a visible frame with a 0-size box the two differ: pytracking counts it a success on the
+normalised curve only, pysot on the precision curves when the box centre is > 0; LaSOT has no such frame.)
+
+The validity test is the same for all three curves here (finite, ``w > 0``, ``h > 0``). The toolkits differ:
+
+- pysot ``success_overlap`` masks ``w > 0 and h > 0`` (NaN fails it) -- the same as ours; but pysot
+  ``success_error`` (precision and normalised precision) masks on the **centre**: ``cx > 0 and cy > 0`` with
+  ``cx = x + (w - 1) / 2`` on the file's 1-based values. So in pysot a 0-size box with a positive centre (e.g.
+  ``10,10,0,0``) is scored like any box on the precision curves (its centre error is measured), where we count
+  it a success; and a valid box whose centre is at or left/above of 1-based 0 (partly outside the image) is
+  always a precision success in pysot, where we measure its error. NaN boxes agree (invalid in both).
+- the MATLAB toolkit requires all four values ``> 0`` in 1-based coordinates (``x, y > 0`` too), which would
+  reject valid boxes touching the left/top border, so that part is not followed;
+- the got10k toolkit's ``ExperimentOTB`` has no validity test: a 0-size box gets IoU 0 (same as ours on the
+  success curve) and its centre error is measured (not an automatic success).
 
 Invalid predictions (NaN in a predicted box) are failures: IoU 0 and infinite centre error. (The MATLAB
 toolkit tries to substitute the previous frame's box; pysot and got10k do not; we follow the python
@@ -51,7 +68,7 @@ from typing import Any, Iterable, Sequence as _Seq
 import numpy as np
 
 from .overlap import iou_xywh
-from .results_io import check_length, load_otb_results
+from .results_io import check_length, find_time_file, load_otb_results, read_times
 
 __all__ = [
     "SUCCESS_THRESHOLDS",
@@ -66,6 +83,7 @@ __all__ = [
     "OTBResult",
     "evaluate_otb",
     "evaluate_otb_boxes",
+    "otb_speed",
     "otb_rows",
     "rows_to_csv",
     "write_rows_csv",
@@ -79,17 +97,32 @@ PRECISION_INDEX = 20  # 20 px
 NORM_PRECISION_INDEX = 20  # 0.20
 DEFAULT_SCALE_BINS = (1.0, 1.5, 2.0, 3.0, float("inf"))
 
-_INVALID_MODES = ("otb", "exclude")
+_INVALID_MODES = ("otb", "exclude", "lasot")
 
 
-def _prepare(gt, pred, first_frame_gt: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    gt = np.asarray(gt, dtype=np.float64).reshape(-1, 4)
-    pred = np.array(pred, dtype=np.float64, copy=True).reshape(-1, 4)
+def _box_rows(boxes, argname: str) -> np.ndarray:
+    """``(N, 4)`` float64 from one box ``(4,)`` or ``(..., 4)``; any other width raises (a ``(6, 2)`` array must
+    not be reshaped into 3 boxes)."""
+    arr = np.asarray(boxes, dtype=np.float64)
+    if arr.ndim == 0 or arr.shape[-1] != 4:
+        raise ValueError(f"{argname}: expected (N, 4) boxes (x, y, w, h), got shape {arr.shape}")
+    return arr.reshape(-1, 4)
+
+
+def _prepare(gt, pred, first_frame_gt: bool, absent=None,
+             invalid_gt: str = "otb") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    gt = _box_rows(gt, "gt")
+    pred = _box_rows(pred, "pred").copy()
     if len(gt) != len(pred):
         raise ValueError(f"ground truth has {len(gt)} frames but the prediction has {len(pred)}")
     if first_frame_gt and len(gt):
         pred[0] = gt[0]
     valid = np.isfinite(gt).all(1) & (gt[:, 2] > 0) & (gt[:, 3] > 0)
+    if absent is not None and invalid_gt != "otb":  # the OTB toolkit knows no absence labels
+        absent = np.asarray(absent, dtype=bool).reshape(-1)
+        if len(absent) != len(gt):
+            raise ValueError(f"absent has {len(absent)} frames but the ground truth has {len(gt)}")
+        valid = valid & ~absent
     return gt, pred, valid
 
 
@@ -100,6 +133,8 @@ def _check_mode(invalid_gt: str) -> None:
 
 def _curve(values: np.ndarray, valid: np.ndarray, thresholds: np.ndarray, greater: bool, invalid_value: float,
            invalid_gt: str) -> np.ndarray:
+    if invalid_gt == "lasot":  # an invalid / absent frame is a failure on every curve
+        invalid_value = -1.0 if greater else np.inf
     v = np.where(valid, values, invalid_value)
     if invalid_gt == "exclude":
         v = v[valid]
@@ -129,7 +164,7 @@ def _center_errors(gt, pred, valid, normalized: bool):
     return np.where(np.isnan(err), np.inf, err)  # NaN prediction -> failure
 
 
-def success_curve(gt, pred, *, first_frame_gt: bool = True, invalid_gt: str = "otb") -> np.ndarray:
+def success_curve(gt, pred, *, first_frame_gt: bool = True, invalid_gt: str = "otb", absent=None) -> np.ndarray:
     """OTB success curve of one sequence: 21 values, fraction of frames with IoU > t, t = 0, 0.05, ..., 1.
 
     Args:
@@ -137,14 +172,16 @@ def success_curve(gt, pred, *, first_frame_gt: bool = True, invalid_gt: str = "o
         first_frame_gt: replace the prediction of frame 1 by the ground truth (OTB convention).
         invalid_gt: ``"otb"`` (default): frames with invalid ground truth (NaN, ``w <= 0`` or ``h <= 0``) stay in
             the denominator and never count as a success (IoU taken as -1, OTB toolkit / pysot);
-            ``"exclude"``: they are dropped. See the module docstring.
+            ``"exclude"``: they (and ``absent`` frames) are dropped; ``"lasot"``: they and ``absent`` frames are
+            failures on every curve. See the module docstring.
+        absent: optional ``bool (N,)``, target absent (``Sequence.absent``); ignored by ``"otb"``.
     """
     _check_mode(invalid_gt)
-    gt, pred, valid = _prepare(gt, pred, first_frame_gt)
+    gt, pred, valid = _prepare(gt, pred, first_frame_gt, absent, invalid_gt)
     return _curve(_ious(gt, pred, valid), valid, SUCCESS_THRESHOLDS, True, -1.0, invalid_gt)
 
 
-def precision_curve(gt, pred, *, first_frame_gt: bool = True, invalid_gt: str = "otb") -> np.ndarray:
+def precision_curve(gt, pred, *, first_frame_gt: bool = True, invalid_gt: str = "otb", absent=None) -> np.ndarray:
     """OTB precision curve: 51 values, fraction of frames with centre error <= t px, t = 0..50.
 
     Centre = ``x + (w - 1) / 2``. Invalid ground truth (``invalid_gt="otb"``, default): the frame stays in the
@@ -152,25 +189,26 @@ def precision_curve(gt, pred, *, first_frame_gt: bool = True, invalid_gt: str = 
     ``"exclude"``: dropped. NaN predictions are failures.
     """
     _check_mode(invalid_gt)
-    gt, pred, valid = _prepare(gt, pred, first_frame_gt)
+    gt, pred, valid = _prepare(gt, pred, first_frame_gt, absent, invalid_gt)
     return _curve(_center_errors(gt, pred, valid, False), valid, PRECISION_THRESHOLDS, False, -1.0, invalid_gt)
 
 
-def normalized_precision_curve(gt, pred, *, first_frame_gt: bool = True, invalid_gt: str = "otb") -> np.ndarray:
+def normalized_precision_curve(gt, pred, *, first_frame_gt: bool = True, invalid_gt: str = "otb",
+                               absent=None) -> np.ndarray:
     """Normalised precision curve: 51 values, thresholds 0, 0.01, ..., 0.5 (score at index 20 = 0.20).
 
     Both centres' x (y) are divided by the ground-truth width (height) before the distance is taken
     (pysot ``convert_bb_to_norm_center``). Invalid ground truth as in :func:`precision_curve`.
     """
     _check_mode(invalid_gt)
-    gt, pred, valid = _prepare(gt, pred, first_frame_gt)
+    gt, pred, valid = _prepare(gt, pred, first_frame_gt, absent, invalid_gt)
     return _curve(_center_errors(gt, pred, valid, True), valid, NORM_PRECISION_THRESHOLDS, False, -1.0, invalid_gt)
 
 
-def sequence_curves(gt, pred, *, first_frame_gt: bool = True, invalid_gt: str = "otb"):
+def sequence_curves(gt, pred, *, first_frame_gt: bool = True, invalid_gt: str = "otb", absent=None):
     """``(success, precision, normalized_precision)`` curves of one sequence, sharing one preparation."""
     _check_mode(invalid_gt)
-    gt, pred, valid = _prepare(gt, pred, first_frame_gt)
+    gt, pred, valid = _prepare(gt, pred, first_frame_gt, absent, invalid_gt)
     s = _curve(_ious(gt, pred, valid), valid, SUCCESS_THRESHOLDS, True, -1.0, invalid_gt)
     p = _curve(_center_errors(gt, pred, valid, False), valid, PRECISION_THRESHOLDS, False, -1.0, invalid_gt)
     n = _curve(_center_errors(gt, pred, valid, True), valid, NORM_PRECISION_THRESHOLDS, False, -1.0, invalid_gt)
@@ -229,6 +267,9 @@ class OTBResult:
     overall: CurveScores
     per_sequence: dict[str, CurveScores] = field(default_factory=dict)
     per_attribute: dict[str, CurveScores] = field(default_factory=dict)
+    #: frames/s as the got10k toolkit's ``ExperimentOTB`` reports it (:func:`otb_speed`); ``None``: no times
+    speed_fps: float | None = None
+    per_sequence_fps: dict[str, float] = field(default_factory=dict)
 
     # shortcuts to the headline numbers
     @property
@@ -296,7 +337,7 @@ def evaluate_otb_boxes(
             raise KeyError(f"no prediction for sequence {seq.name!r}")
         pred = np.asarray(predictions[seq.name], dtype=np.float64).reshape(-1, 4)
         check_length(len(pred), len(gt), f"prediction of {seq.name}")
-        s, p, n = sequence_curves(gt, pred[: len(gt)], invalid_gt=invalid_gt)
+        s, p, n = sequence_curves(gt, pred[: len(gt)], invalid_gt=invalid_gt, absent=getattr(seq, "absent", None))
         curves_s.append(s)
         curves_p.append(p)
         curves_n.append(n)
@@ -308,6 +349,25 @@ def evaluate_otb_boxes(
     return OTBResult(tracker, CurveScores.from_curves(S, P, N), per_seq, per_attr)
 
 
+def otb_speed(tracker_dir: str | os.PathLike, sequences: Iterable) -> tuple[float | None, dict[str, float]]:
+    """Frames/s of a tracker's OTB-layout results, by the got10k toolkit's rule (``ExperimentOTB.report``).
+
+    Per sequence: the times file (:func:`~sesiam_lib.evaluation.results_io.find_time_file`:
+    ``times/<seq>_time.txt``, else ``<seq>_time.txt``), its values ``> 0`` kept, speed = ``mean(1 / t)``;
+    overall = the mean over sequences that have a speed. Returns ``(overall or None, {seq: fps})``.
+    """
+    per_seq: dict[str, float] = {}
+    for seq in sequences:
+        path = find_time_file(tracker_dir, seq.name)
+        if path is None:
+            continue
+        t = read_times(path)
+        t = t[np.isfinite(t) & (t > 0)]
+        if len(t):
+            per_seq[seq.name] = float(np.mean(1.0 / t))
+    return (float(np.mean(list(per_seq.values()))) if per_seq else None), per_seq
+
+
 def evaluate_otb(
     results_dir: str | os.PathLike,
     sequences: Iterable,
@@ -315,6 +375,7 @@ def evaluate_otb(
     *,
     scale_bins: _Seq[float] = DEFAULT_SCALE_BINS,
     invalid_gt: str = "otb",
+    align: str | None = None,
 ) -> dict[str, OTBResult]:
     """Evaluate OTB-format result files of one or more trackers.
 
@@ -326,19 +387,29 @@ def evaluate_otb(
             and/or ``attributes["scale_change"]`` for the attribute breakdown).
         trackers: tracker folder names; ``None`` = every sub-folder of ``results_dir`` (sorted).
         scale_bins: bin edges for ``attributes["scale_change"]``.
-        invalid_gt: treatment of invalid ground-truth frames (module docstring); default = OTB toolkit.
+        invalid_gt: treatment of invalid ground-truth frames (module docstring); default = OTB toolkit;
+            ``"lasot"`` for LaSOT (absent frames are failures).
+        align: a result file must have exactly one line per frame (default); ``"got10k"``: files written by the
+            got10k toolkit, one line per image of its frame list (Tiger1 from frame 1: lines 6.. are used);
+            ``"truncate"``: longer files are cut (see :func:`~sesiam_lib.evaluation.results_io.align_result`).
 
     Returns:
-        ``{tracker: OTBResult}`` in the order of ``trackers``. A result file with more lines than the sequence
-        has frames is truncated to the sequence length (released OTB results sometimes carry extra lines).
+        ``{tracker: OTBResult}`` in the order of ``trackers``; ``speed_fps`` / ``per_sequence_fps`` from the
+        times files (:func:`otb_speed`), ``None`` / empty without them.
 
     Raises:
         FileNotFoundError: a tracker folder or a result file is missing (message names the expected path).
-        ResultFileError: a result file is malformed or shorter than the ground truth (message names the file).
+        ResultFileError: a result file is malformed, or shorter or longer than the sequence (names the file).
     """
+    from pathlib import Path
+
     sequences = list(sequences)
-    return {name: evaluate_otb_boxes(preds, sequences, name, scale_bins=scale_bins, invalid_gt=invalid_gt)
-            for name, preds in load_otb_results(results_dir, sequences, trackers).items()}
+    out = {}
+    for name, preds in load_otb_results(results_dir, sequences, trackers, align=align).items():
+        res = evaluate_otb_boxes(preds, sequences, name, scale_bins=scale_bins, invalid_gt=invalid_gt)
+        res.speed_fps, res.per_sequence_fps = otb_speed(Path(results_dir) / name, sequences)
+        out[name] = res
+    return out
 
 
 _ROW_FIELDS = ("tracker", "scope", "name", "success_auc", "precision", "norm_precision", "n_sequences")

@@ -11,10 +11,18 @@
   toolkit does (``region_compute_overlap`` with image bounds). Computed with shapely on continuous
   geometry.
 
-  Note on exactness: the VOT C library (``vot-toolkit/native/region.c``, vendored by pysot as
-  ``toolkit/utils/region.pyx``) computes polygon overlaps by *rasterising* both polygons on the pixel grid,
-  so its values differ from the continuous shapely values by about one pixel row along the boundary
-  (typically < 1e-2 relative on VOT-sized targets). Axis-aligned boxes with integer corners agree exactly.
+  Note on exactness: the VOT C library (TraX ``region.c``, compiled into the VOT MATLAB toolkit's
+  ``region_overlap`` and vendored by pysot as ``toolkit/utils/src/region.c``) computes overlaps by *rasterising*
+  both regions on the pixel grid (boundary pixels count whole, so a ``w x h`` box covers ``(w + 1) x (h + 1)``
+  pixels); its values exceed the continuous ones by about 1 / (target side) on partial overlaps.
+- :func:`pixel_overlap` / :func:`pixel_overlaps`: that pixel-counting overlap, ported exactly (float32, the
+  scanline pixel-inclusion rule, the bounding-box shortcuts): the overlap of the published VOT2016 / VOT2017
+  results (MATLAB toolkit) and of pysot. ``vot_overlaps(..., overlap="pixels")`` and
+  ``evaluate_vot(..., overlap="pixels")`` use it; ``"continuous"`` stays the default. (The Python VOT toolkit,
+  0.7 - 0.9, rasterises too, with a numba port of region.c that differs in details (half-to-even vertex
+  rounding, horizontal edges, rectangles without the inclusive end pixel): its overlaps are on average within
+  0.002 of the continuous ones, not the MATLAB toolkit's.) Speed: ~0.2 ms a frame (21000 frames of 30-300 px
+  targets in 4.7 s, one CPU core), against 0.15 s for the continuous overlap.
 """
 
 from __future__ import annotations
@@ -32,6 +40,9 @@ __all__ = [
     "region_to_polygon",
     "clip_polygons_to_rects",
     "polygon_areas",
+    "pixel_overlap",
+    "pixel_overlaps",
+    "OVERLAP_MODES",
 ]
 
 
@@ -319,19 +330,27 @@ def _box_polygon_overlaps(gt: np.ndarray, pred: np.ndarray, bounds) -> np.ndarra
     return np.clip(iou, 0.0, 1.0)
 
 
-def vot_overlaps(gt_regions, pred_regions, bounds: _Seq[float] | None = None) -> np.ndarray:
+def vot_overlaps(gt_regions, pred_regions, bounds: _Seq[float] | None = None, *,
+                 overlap: str = "continuous") -> np.ndarray:
     """Per-frame VOT overlaps of a trajectory; NaN on special-code frames (VOT ``0``/``1``/``2``).
 
     Args:
         gt_regions: ``(N, 4)`` boxes or ``(N, 8)`` polygons (one region per frame).
         pred_regions: list of N per-frame regions: 1 value (code -> NaN), 4 (box) or 8+ (polygon); a
             :class:`~sesiam_lib.evaluation.results_io.VotTrajectory`; or an ``(N, 4)`` array of boxes.
-        bounds: ``(W, H)``: both regions are clipped to ``[0, W] x [0, H]`` first (see :func:`poly_overlap`).
+        bounds: ``(W, H)``: both regions are clipped to ``[0, W] x [0, H]`` first (see :func:`poly_overlap`);
+            with ``overlap="pixels"``: to the pixels ``0..W-1 x 0..H-1`` (see :func:`pixel_overlap`).
+        overlap: ``"continuous"`` (default: exact areas on continuous geometry) or ``"pixels"`` (the VOT MATLAB
+            toolkit's pixel counting, :func:`pixel_overlaps`).
 
     Box predictions (the usual case) are computed in one vectorised pass with exact polygon clipping
     (Sutherland-Hodgman) and shoelace areas, equal to :func:`poly_overlap` (shapely) up to float rounding;
     polygon predictions go through :func:`poly_overlap`.
     """
+    if overlap == "pixels":
+        return pixel_overlaps(gt_regions, pred_regions, bounds)
+    if overlap != "continuous":
+        raise ValueError(f"overlap must be one of {OVERLAP_MODES}, got {overlap!r}")
     gt = np.asarray(gt_regions, dtype=np.float64)
     n = len(gt)
     if len(pred_regions) != n:
@@ -356,3 +375,256 @@ def vot_overlaps(gt_regions, pred_regions, bounds: _Seq[float] | None = None) ->
 def poly_overlaps(gt_regions, pred_regions, bounds: _Seq[float] | None = None) -> np.ndarray:
     """:func:`poly_overlap` for every frame (alias of :func:`vot_overlaps`, vectorised for box predictions)."""
     return vot_overlaps(gt_regions, pred_regions, bounds)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# pixel-counting overlap of the VOT (MATLAB) toolkit
+# --------------------------------------------------------------------------------------------------------------
+#: Overlap measures of :func:`vot_overlaps` / :func:`sesiam_lib.evaluation.evaluate_vot`.
+OVERLAP_MODES = ("continuous", "pixels")
+
+_F32 = np.float32
+_FLT_MAX = float(np.finfo(np.float32).max)
+
+
+def _pixel_bounds(bounds) -> tuple[float, float, float, float]:
+    """``bounds`` -> the region library's ``(left, top, right, bottom)`` (inclusive pixel indices)."""
+    if bounds is None:
+        return (-_FLT_MAX, -_FLT_MAX, _FLT_MAX, _FLT_MAX)
+    b = [float(v) for v in np.asarray(bounds, dtype=np.float64).ravel()]
+    if len(b) == 2:  # image size (W, H): the toolkit passes [W H] - 1, i.e. the pixel grid 0..W-1 x 0..H-1
+        return (0.0, 0.0, b[0] - 1.0, b[1] - 1.0)
+    if len(b) == 4:
+        return (b[0], b[1], b[2], b[3])
+    raise ValueError(f"bounds must be (W, H), (left, top, right, bottom) or None, got {bounds!r}")
+
+
+def _c_round(v: np.ndarray) -> np.ndarray:
+    """C ``round()`` (half away from zero) of float32 values, as float32 (numpy's ``round`` is half-to-even)."""
+    d = v.astype(np.float64)  # exact: v + 0.5 is exact in float64 for any float32 v of magnitude < 2**52
+    return np.where(d >= 0, np.floor(d + 0.5), np.ceil(d - 0.5)).astype(_F32)
+
+
+def _scanline_intervals(P: np.ndarray, rows_frame: np.ndarray, rows_y: np.ndarray, width: np.ndarray):
+    """The pixel runs that region.c's (non-legacy) ``rasterize_polygon`` fills on every requested row.
+
+    Args:
+        P: ``(N, K, 2)`` float32 polygons, already offset to their frame's raster origin.
+        rows_frame, rows_y: ``(R,)`` frame index and row ``pixelY`` of every row to rasterise.
+        width: ``(N,)`` raster width of every frame.
+
+    Returns:
+        ``starts, ends`` ``(R, K)`` int64 inclusive pixel runs, disjoint and increasing along each row; unused
+        slots have ``start > end``.
+    """
+    Pr = _c_round(P)  # round_polygon
+    X = Pr[..., 0].astype(np.float64)[rows_frame]  # (R, K): exact integers
+    Yv = Pr[..., 1].astype(np.float64)[rows_frame]
+    K = P.shape[1]
+    Xj, Yj = np.roll(X, 1, axis=1), np.roll(Yv, 1, axis=1)  # edge (j = i - 1, i)
+    yi = np.trunc(Yv)
+    yj = np.trunc(Yj)
+    Y = rows_y.astype(np.float64)[:, None]
+    # ((yi <= Y < yj) | (yj <= Y < yi) | (yi < Y <= yj) | (yj < Y <= yi) | (yi == yj == Y)) and r != 0
+    lo, hi = np.minimum(yi, yj), np.maximum(yi, yj)
+    r = Yj - Yv
+    crossing = (lo <= Y) & (Y <= hi) & (r != 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        node = X + (Y - Yv) / np.where(r != 0, r, 1.0) * (Xj - X)  # double, evaluated left to right as in C
+    big = np.iinfo(np.int64).max // 4
+    nodes = np.where(crossing, np.trunc(np.where(crossing, node, 0.0)), np.inf)
+    nodes = np.sort(nodes, axis=1)
+    count = crossing.sum(1)
+    nodes = np.where(np.isfinite(nodes), nodes, big).astype(np.int64)
+    R = len(rows_y)
+    w = width[rows_frame].astype(np.int64)
+    starts = np.ones((R, K), dtype=np.int64)
+    ends = np.zeros((R, K), dtype=np.int64)
+    i = np.zeros(R, dtype=np.int64)
+    live = np.ones(R, dtype=bool)
+    rr = np.arange(R)
+    prev_end = np.full(R, -big, dtype=np.int64)
+    for slot in range(K):  # every step consumes >= 1 node: at most K steps
+        act = live & (i < count - 1)
+        if not act.any():
+            break
+        a = nodes[rr, np.minimum(i, K - 1)]
+        b = nodes[rr, np.minimum(i + 1, K - 1)]
+        same = act & (a == b)  # a point on the line gives two identical nodes: ignore the first
+        stop = act & ~same & (a >= w)
+        live &= ~stop
+        pair = act & ~same & ~stop
+        fill = pair & (b >= 0)
+        s = np.maximum(a, 0)
+        e = np.minimum(b, w - 1)
+        s = np.maximum(s, prev_end + 1)  # runs may share an end pixel: count it once
+        starts[:, slot] = np.where(fill, s, 1)
+        ends[:, slot] = np.where(fill, e, 0)
+        prev_end = np.where(fill, np.maximum(prev_end, e), prev_end)
+        i = i + np.where(same, 1, 0) + np.where(pair, 2, 0)
+    return starts, ends
+
+
+def _pixel_overlap_batch(P1: np.ndarray, P2: np.ndarray, bounds, max_rows: int = 200_000) -> np.ndarray:
+    """region.c ``compute_polygon_overlap`` (non-legacy rasterisation) for N polygon pairs ``(N, K1|K2, 2)``."""
+    N = len(P1)
+    out = np.zeros(N, dtype=np.float64)
+    if N == 0:
+        return out
+    P1 = np.asarray(P1, dtype=np.float64).astype(_F32)
+    P2 = np.asarray(P2, dtype=np.float64).astype(_F32)
+    left, top, right, bottom = (_F32(v) for v in _pixel_bounds(bounds))
+
+    def rounded_bounds(P):  # bounds_intersection(bounds_round(compute_bounds(p)), bounds), float32
+        bl = np.maximum(np.floor(P[..., 0].min(1)), left)
+        bt = np.maximum(np.floor(P[..., 1].min(1)), top)
+        br = np.minimum(np.ceil(P[..., 0].max(1)), right)
+        bb = np.minimum(np.ceil(P[..., 1].max(1)), bottom)
+        return bl.astype(_F32), bt.astype(_F32), br.astype(_F32), bb.astype(_F32)
+
+    l1, t1, r1, b1 = rounded_bounds(P1)
+    l2, t2, r2, b2 = rounded_bounds(P2)
+    x = np.minimum(l1, l2)
+    y = np.minimum(t1, t2)
+    with np.errstate(over="ignore", invalid="ignore"):
+        wf = np.trunc((np.maximum(r1, r2) - x).astype(np.float64)) + 1
+        hf = np.trunc((np.maximum(b1, b2) - y).astype(np.float64)) + 1
+        a1 = ((r1 - l1) * (b1 - t1)).astype(np.float64)  # float32 products, as in C
+        a2 = ((r2 - l2) * (b2 - t2)).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        tiny = (a1 / a2 < 1e-10) | (a2 / a1 < 1e-10) | (wf < 1) | (hf < 1)
+        # bounds_overlap(b1, b2) == 0 (float32; MAX(0, v) keeps NaN)
+        il, it = np.maximum(l1, l2), np.maximum(t1, t2)
+        ir, ib = np.minimum(r1, r2), np.minimum(b1, b2)
+        inter_b = (ir - il) * (ib - it)
+        ratio = inter_b / (((r1 - l1) * (b1 - t1)) + ((r2 - l2) * (b2 - t2)) - inter_b)
+        no_box_overlap = ~np.isnan(ratio) & (ratio <= 0)
+    todo = np.flatnonzero(~tiny & ~no_box_overlap)
+    if len(todo) == 0:
+        return out
+    width = wf[todo].astype(np.int64)
+    height = hf[todo].astype(np.int64)
+    # the polygons in their raster frame (offset_polygon: float32 additions)
+    O1 = P1[todo].copy()
+    O2 = P2[todo].copy()
+    for O in (O1, O2):
+        O[..., 0] = (O[..., 0] + (-x[todo])[:, None]).astype(_F32)
+        O[..., 1] = (O[..., 1] + (-y[todo])[:, None]).astype(_F32)
+    # rows of all frames, in chunks of at most max_rows rows
+    ends_rows = np.cumsum(height)
+    begin = 0
+    while begin < len(todo):
+        base = ends_rows[begin - 1] if begin else 0
+        stop = int(np.searchsorted(ends_rows, base + max_rows, side="right"))
+        stop = max(stop, begin + 1)
+        sel = np.arange(begin, stop)
+        h = height[sel]
+        frame = np.repeat(np.arange(len(sel)), h)
+        row_y = np.arange(int(h.sum())) - np.repeat(np.cumsum(h) - h, h)
+        s1, e1 = _scanline_intervals(O1[sel], frame, row_y, width[sel])
+        s2, e2 = _scanline_intervals(O2[sel], frame, row_y, width[sel])
+        area1 = np.maximum(e1 - s1 + 1, 0).sum(1)
+        area2 = np.maximum(e2 - s2 + 1, 0).sum(1)
+        inter = np.maximum(np.minimum(e1[:, :, None], e2[:, None, :]) - np.maximum(s1[:, :, None], s2[:, None, :]) + 1,
+                           0).sum((1, 2))
+        n = len(sel)
+        A1 = np.bincount(frame, area1, minlength=n)
+        A2 = np.bincount(frame, area2, minlength=n)
+        I = np.bincount(frame, inter, minlength=n)
+        U = A1 + A2 - I
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[todo[sel]] = (I.astype(_F32) / U.astype(_F32)).astype(np.float64)  # float32 division, as in C
+        begin = stop
+    return out
+
+
+def _region_vertices32(region) -> np.ndarray | None:
+    """A region as the region library sees it: ``(K, 2)`` vertices (a box ``x, y, w, h`` -> its 4 corners
+    ``(x, y), (x + w, y), (x + w, y + h), (x, y + h)``, as the VOT2016/2017 toolkit's ``region_overlap`` and pysot
+    build them); ``None`` for codes and non-finite regions."""
+    r = np.asarray(region, dtype=np.float64).ravel()
+    if not np.isfinite(r).all():
+        return None
+    if r.size == 4:
+        x, y, w, h = r
+        return np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]])
+    if r.size >= 6 and r.size % 2 == 0:
+        return r.reshape(-1, 2)
+    return None
+
+
+def pixel_overlap(a, b, bounds: _Seq[float] | None = None) -> float:
+    """The VOT toolkit's pixel-counting region overlap (the VOT2016/VOT2017 MATLAB toolkit, pysot).
+
+    A numpy port of ``compute_polygon_overlap`` of the TraX region library (``trax/src/region.c``, compiled into
+    the MATLAB toolkit's ``region_overlap`` MEX; vendored by pysot as ``toolkit/utils/src/region.c``) with its
+    default (non-legacy) rasterisation, float32 coordinates as in C:
+
+    - a box ``x, y, w, h`` is the polygon ``(x, y), (x + w, y), (x + w, y + h), (x, y + h)``;
+    - each polygon's bounding box is rounded outwards (floor / ceil) and intersected with ``bounds``; if either
+      clipped box has (relatively) zero area, or the two clipped boxes do not overlap with positive area, the
+      overlap is 0 without rasterising;
+    - both polygons are rasterised on the pixel grid of the union of the two clipped boxes: vertices are
+      rounded to integers (half away from zero); on every pixel row ``Y`` each non-horizontal edge whose rounded
+      end rows enclose ``Y`` (inclusive) gives a node ``trunc(x_i + (Y - y_i) / (y_j - y_i) * (x_j - x_i))``;
+      sorted nodes are paired left to right (two equal nodes: the first is dropped), and each pair fills the
+      pixels ``node_a ..= node_b`` **inclusive**, clamped to the raster. A box with integer corners and size
+      ``w x h`` therefore covers ``(w + 1) x (h + 1)`` pixels;
+    - overlap = ``|A and B| / |A or B|`` in pixels (float32).
+
+    Args:
+        a, b: regions: 4 values ``x, y, w, h`` or a polygon ``x1, y1, x2, y2, ...`` (6 or more values).
+        bounds: ``(W, H)``: the image, i.e. pixels ``0..W-1 x 0..H-1`` (what the toolkit passes:
+            ``[width, height] - 1``); or the library's raw ``(left, top, right, bottom)`` (inclusive pixel
+            indices; pysot's accuracy uses ``(0, 0, W, H)``); ``None``: unbounded.
+
+    Returns:
+        the overlap in ``[0, 1]``; NaN if ``b`` (or ``a``) is a 1-value special code; 0 for a non-finite region.
+    """
+    ra = np.asarray(a, dtype=np.float64).ravel()
+    rb = np.asarray(b, dtype=np.float64).ravel()
+    if ra.size == 1 or rb.size == 1:
+        return float("nan")
+    va, vb = _region_vertices32(ra), _region_vertices32(rb)
+    if va is None or vb is None:
+        return 0.0
+    return float(_pixel_overlap_batch(va[None], vb[None], bounds)[0])
+
+
+def pixel_overlaps(gt_regions, pred_regions, bounds: _Seq[float] | None = None) -> np.ndarray:
+    """:func:`pixel_overlap` for every frame of a trajectory, vectorised (NaN on special-code frames).
+
+    Same arguments as :func:`vot_overlaps`; frames are batched by vertex counts (boxes and 4-corner polygons: one
+    batch), every pixel row of every frame rasterised at once.
+    """
+    gt = np.asarray(gt_regions, dtype=np.float64)
+    n = len(gt)
+    if len(pred_regions) != n:
+        raise ValueError(f"pixel_overlaps: {n} ground-truth regions but {len(pred_regions)} predictions")
+    out = np.full(n, np.nan)
+    if n == 0:
+        return out
+    gt = gt.reshape(n, -1)
+    if isinstance(pred_regions, np.ndarray) and pred_regions.ndim == 2:
+        preds = list(pred_regions.astype(np.float64))
+    else:
+        from .results_io import VotTrajectory
+
+        traj = VotTrajectory.from_regions(pred_regions)
+        preds = [np.asarray(traj[i], dtype=np.float64).ravel() for i in range(n)]
+    groups: dict[tuple[int, int], list[int]] = {}
+    verts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for i in range(n):
+        if preds[i].size == 1:
+            continue  # code frame: NaN
+        va, vb = _region_vertices32(gt[i]), _region_vertices32(preds[i])
+        if va is None or vb is None:
+            out[i] = 0.0
+            continue
+        verts[i] = (va, vb)
+        groups.setdefault((len(va), len(vb)), []).append(i)
+    for idx in groups.values():
+        A = np.stack([verts[i][0] for i in idx])
+        B = np.stack([verts[i][1] for i in idx])
+        out[idx] = _pixel_overlap_batch(A, B, bounds)
+    return out

@@ -22,8 +22,19 @@ Formats (what other papers release, and what this project's runners write):
   file written 1-based, e.g. with :func:`write_otb_result`). A one-pass result in the OTB layout
   ``<tracker>/<seq>.txt`` is OTB-convention (1-based) whatever the dataset.
 
-Every reader raises :class:`ResultFileError` (a ``ValueError``) naming the file for a malformed line and
-:class:`FileNotFoundError` naming the expected path for a missing file.
+- **Times** (seconds per frame, one per line): OTB layout ``<tracker>/times/<seq>_time.txt`` (the got10k
+  toolkit's ``ExperimentOTB`` reads only there and reports speed -1 otherwise; this project's runners also keep
+  ``<tracker>/<seq>_time.txt``), GOT-10k layout ``<tracker>/<seq>/<seq>_time.txt`` (``ExperimentGOT10k``), VOT
+  ``baseline/<seq>/<seq>_001_time.value`` (the VOT Python toolkit's property name; never a ``.txt`` there:
+  pysot's VOT loader takes any ``*0*.txt`` of the folder for a run file, and :func:`vot_run_files` only
+  ``<seq>_NNN.txt``).
+
+Lengths: a result file must have exactly one line per frame of the sequence (:func:`align_result`); files the
+got10k toolkit wrote for OTB (one line per image of its own frame list, e.g. Tiger1 from frame 1 where
+:func:`sesiam_lib.data.load_otb` starts at frame 6) are read with ``align="got10k"``.
+
+Every reader raises :class:`ResultFileError` (a ``ValueError``) naming the file for a malformed line or a wrong
+length and :class:`FileNotFoundError` naming the expected path for a missing file.
 """
 
 from __future__ import annotations
@@ -38,6 +49,7 @@ import numpy as np
 __all__ = [
     "ResultFileError",
     "parse_numeric_lines",
+    "check_empty_fields",
     "read_otb_result",
     "read_got10k_result",
     "read_vot_result",
@@ -47,6 +59,11 @@ __all__ = [
     "load_otb_results",
     "vot_run_files",
     "check_length",
+    "ALIGN_MODES",
+    "align_result",
+    "got10k_otb_frames",
+    "find_time_file",
+    "read_times",
     "read_vot_groundtruth",
     "image_size",
     "write_otb_result",
@@ -68,11 +85,33 @@ def _read_text(path: str | os.PathLike) -> str:
     return path.read_text(encoding="utf-8", errors="replace")
 
 
+_EMPTY_FIELD = re.compile(r"[,;][ \t]*[,;]|^[ \t]*[,;]", re.MULTILINE)
+
+
+def check_empty_fields(text: str, source: str = "<text>") -> None:
+    """Raise :class:`ResultFileError` naming ``source`` and the line for an empty field (``65,,113,47,50`` or a
+    line starting with a separator): dropping it would silently shift the remaining values. A trailing separator
+    at the end of a line is allowed."""
+    match = _EMPTY_FIELD.search(text)
+    while match is not None:
+        end = text.find("\n", match.end())
+        line_end = len(text) if end < 0 else end
+        start = text.rfind("\n", 0, match.start()) + 1
+        line = text[start:line_end]
+        if line[match.end() - start:].strip(" \t\r,;"):  # a value follows: a real empty field
+            lineno = text.count("\n", 0, match.start()) + 1
+            raise ResultFileError(f"{source}: line {lineno}: empty field in {line.strip()!r} "
+                                  "(two separators with no number between them)")
+        match = _EMPTY_FIELD.search(text, line_end)
+
+
 def parse_numeric_lines(text: str, source: str = "<text>") -> list[list[float]]:
     """Split ``text`` into non-blank lines of floats (separators: comma, tab, space, semicolon; any mix).
 
-    Raises :class:`ResultFileError` naming ``source`` and the line number for a non-numeric token.
+    Raises :class:`ResultFileError` naming ``source`` and the line number for a non-numeric token or an empty
+    field (``1,,2``).
     """
+    check_empty_fields(text, source)
     rows: list[list[float]] = []
     for lineno, line in enumerate(_SEP.sub(" ", text).splitlines(), start=1):
         line = line.strip()
@@ -87,6 +126,7 @@ def parse_numeric_lines(text: str, source: str = "<text>") -> list[list[float]]:
 
 def _parse_boxes_fast(text: str, source: str) -> np.ndarray:
     """(N, 4) float64 boxes from text; a fast path for well-formed files, a per-line path for errors."""
+    check_empty_fields(text, source)
     lines = [ln for ln in (s.strip() for s in _SEP.sub(" ", text).splitlines()) if ln]
     if not lines:
         return np.zeros((0, 4))
@@ -99,7 +139,9 @@ def _parse_boxes_fast(text: str, source: str) -> np.ndarray:
     rows = parse_numeric_lines(text, source)
     for i, row in enumerate(rows):
         if len(row) != 4:
-            raise ResultFileError(f"{source}: box {i + 1} has {len(row)} values, expected 4 (x, y, w, h)")
+            numbered = [n for n, ln in enumerate(text.splitlines(), start=1) if ln.strip(" \t\r,;")]
+            raise ResultFileError(f"{source}: line {numbered[i]}: box {i + 1} has {len(row)} values, expected 4 "
+                                  "(x, y, w, h)")
     return np.asarray(rows, dtype=np.float64).reshape(-1, 4)
 
 
@@ -183,6 +225,7 @@ class VotTrajectory:
 def read_vot_trajectory(path: str | os.PathLike) -> VotTrajectory:
     """Read a VOT result file into a :class:`VotTrajectory` (vectorised parse; errors name the file)."""
     text = _read_text(path)
+    check_empty_fields(text, str(path))
     lines = [ln for ln in (s.strip() for s in _SEP.sub(" ", text).splitlines()) if ln]
     sizes = np.fromiter((ln.count(" ") + 1 for ln in lines), dtype=np.int64, count=len(lines))
     try:
@@ -252,15 +295,95 @@ def find_result_file(tracker_dir: str | os.PathLike, seq_name: str, suffix: str 
     raise FileNotFoundError(f"result file not found: {expected}")
 
 
-def load_otb_results(results_dir: str | os.PathLike, sequences, trackers=None) -> dict[str, dict[str, np.ndarray]]:
+#: ``align`` values of :func:`align_result` / :func:`load_otb_results` / ``evaluate_otb``
+ALIGN_MODES = (None, "exact", "got10k", "truncate")
+
+#: the got10k toolkit's ``OTB.__getitem__`` cuts of the image list: folder (lower case) -> (first, last) index
+#: of ``sorted(glob(img/*.jpg))``, Python slice ``[first:last]``
+_GOT10K_OTB_CUTS = {"david": (299, 770), "football1": (0, 74), "freeman3": (0, 460), "freeman4": (0, 283),
+                    "diving": (0, 215)}
+
+
+def got10k_otb_frames(seq) -> list[str] | None:
+    """The frames the got10k toolkit's ``OTB`` dataset gives sequence ``seq`` (``None`` if unknown).
+
+    Its rule (``got10k/datasets/otb.py``): every ``<folder>/img/*.jpg`` sorted by name, cut only for David
+    (``[299:770]``), Football1 (``[:74]``), Freeman3 (``[:460]``), Freeman4 (``[:283]``) and Diving (``[:215]``).
+    It has no start-frame rule: Tiger1 keeps frames 1..5, which :func:`sesiam_lib.data.load_otb` drops (frames
+    6.., ``attributes["start_frame"] == 6``), so a got10k-toolkit Tiger1 result has 5 lines more than ours.
+    Needs ``seq.attributes["folder"]`` (set by :func:`~sesiam_lib.data.load_otb`).
+    """
+    import glob as _glob
+
+    folder = (getattr(seq, "attributes", None) or {}).get("folder")
+    if not folder or not (Path(folder) / "img").is_dir():
+        return None
+    files = sorted(_glob.glob(os.path.join(_glob.escape(str(Path(folder) / "img")), "*.jpg")))
+    cut = _GOT10K_OTB_CUTS.get(Path(folder).name.lower())
+    if cut is not None:
+        files = files[cut[0]:cut[1]]
+    return files
+
+
+def align_result(boxes: np.ndarray, seq, path, align: str | None = None) -> np.ndarray:
+    """The rows of a result file that belong to ``seq``'s frames, or :class:`ResultFileError` naming ``path``.
+
+    Args:
+        align: ``None`` / ``"exact"`` (default): the file must have exactly one line per frame of ``seq``;
+            ``"got10k"``: the file has one line per frame of the got10k toolkit's frame list of the sequence
+            (:func:`got10k_otb_frames`; e.g. Tiger1 from frame 1): exactly that many lines are required, and the
+            lines of ``seq``'s frames are taken (lines 6.. for Tiger1); without ``seq.attributes["folder"]`` the
+            file must match ``seq`` exactly; ``"truncate"``: the first ``len(seq)`` lines of a file at least that
+            long (the old, permissive behaviour).
+    """
+    if align not in ALIGN_MODES:
+        raise ValueError(f"align must be one of {ALIGN_MODES}, got {align!r}")
+    n, m = len(seq.boxes), len(boxes)
+    if align == "truncate":
+        check_length(m, n, path)
+        return boxes[:n]
+    if align == "got10k":
+        frames = got10k_otb_frames(seq)
+        ours = [str(Path(f)) for f in seq.frames]
+        if frames is not None and frames != ours:
+            names = [str(Path(f)) for f in frames]
+            try:
+                offset = names.index(ours[0]) if ours else 0
+            except ValueError:
+                raise ResultFileError(f"{path}: align='got10k': the sequence's first frame {ours[0]} is not in the "
+                                      f"got10k toolkit's frame list of {seq.attributes.get('folder')}") from None
+            if names[offset:offset + n] != ours:
+                raise ResultFileError(f"{path}: align='got10k': the sequence's frames are not a contiguous range of "
+                                      f"the got10k toolkit's frame list of {seq.attributes.get('folder')}")
+            if m != len(names):
+                raise ResultFileError(
+                    f"{path}: {m} result lines, but the got10k toolkit's frame list of {seq.name} has "
+                    f"{len(names)} frames (align='got10k' expects one line per image of "
+                    f"{Path(seq.attributes['folder']) / 'img'}, of which frames {offset + 1}..{offset + n} are "
+                    f"the sequence's)")
+            return boxes[offset:offset + n]
+    if m != n:
+        kind = "too short" if m < n else "too long"
+        hint = ""
+        if m > n:
+            hint = ("; if it was written by the got10k toolkit (which scores every image of the folder, e.g. Tiger1 "
+                    "from frame 1) pass align='got10k', or align='truncate' to use its first lines")
+        raise ResultFileError(
+            f"{path}: {m} result lines but the sequence {seq.name} has {n} frames (result file is {kind}){hint}")
+    return boxes
+
+
+def load_otb_results(results_dir: str | os.PathLike, sequences, trackers=None, *,
+                     align: str | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Read every tracker's OTB-format results for ``sequences``: ``{tracker: {seq.name: 0-based [N, 4]}}``.
 
     ``trackers``: folder names under ``results_dir``; ``None`` = every sub-folder (sorted, hidden ones skipped).
-    Files longer than the sequence are truncated to it (released OTB results sometimes carry extra lines).
+    A file must have exactly one line per frame; ``align`` (:func:`align_result`): ``"got10k"`` reads files
+    written by the got10k toolkit (its frame list, e.g. Tiger1 from frame 1), ``"truncate"`` cuts longer files.
 
     Raises:
         FileNotFoundError: the results folder, a tracker folder or a result file is missing (names the path).
-        ResultFileError: a result file is malformed or shorter than the ground truth (names the file).
+        ResultFileError: a result file is malformed, shorter or longer than the sequence (names the file).
     """
     results_dir = Path(results_dir)
     sequences = list(sequences)
@@ -276,11 +399,25 @@ def load_otb_results(results_dir: str | os.PathLike, sequences, trackers=None) -
         boxes_by_sequence = {}
         for seq in sequences:
             path = find_result_file(tracker_dir, seq.name)
-            boxes = read_otb_result(path)
-            check_length(len(boxes), len(seq.boxes), path)
-            boxes_by_sequence[seq.name] = boxes[: len(seq.boxes)]
+            boxes_by_sequence[seq.name] = align_result(read_otb_result(path), seq, path, align)
         out[name] = boxes_by_sequence
     return out
+
+
+def find_time_file(tracker_dir: str | os.PathLike, seq_name: str) -> Path | None:
+    """The per-frame times of an OTB-layout result: ``<tracker_dir>/times/<seq>_time.txt`` (where the got10k
+    toolkit's ``ExperimentOTB`` writes and reads them), else ``<tracker_dir>/<seq>_time.txt``; ``None`` if neither."""
+    tracker_dir = Path(tracker_dir)
+    for p in (tracker_dir / "times" / f"{seq_name}_time.txt", tracker_dir / f"{seq_name}_time.txt"):
+        if p.is_file():
+            return p
+    return None
+
+
+def read_times(path: str | os.PathLike) -> np.ndarray:
+    """Seconds per frame (one value per line; comma separated runs allowed) as a flat ``float64`` array."""
+    rows = parse_numeric_lines(_read_text(path), str(path))
+    return np.asarray([v for r in rows for v in r], dtype=np.float64)
 
 
 def vot_run_files(seq_dir: str | os.PathLike, seq_name: str) -> list[Path]:

@@ -31,11 +31,12 @@ the python port of the VOT toolkit's ``estimate_accuracy`` / ``estimate_failures
   ``EAO`` = mean of ``Phi(N)`` over ``N in [low, high]`` (VOT2016 ``[108, 371]``, VOT2017 ``[100, 356]``,
   pysot's values; ``Phi`` beyond the longest sequence does not exist and is left out).
 
-Differences from pysot, all in degenerate cases or sub-pixel: (1) overlaps are computed on continuous geometry
-(pysot/VOT rasterise polygons on the pixel grid, see :mod:`sesiam_lib.evaluation.overlap`); (2) pysot bounds the
-image by ``(W-1, H-1)`` for EAO but ``(W, H)`` for accuracy; we use ``[0, W] x [0, H]`` for both (as the got10k
-toolkit's ``poly_iou``); (3) a NaN overlap inside a fragment without failures is taken as 0 (pysot would make
-``Phi`` NaN from that point on).
+Differences from pysot, all in degenerate cases or sub-pixel: (1) by default overlaps are computed on continuous
+geometry; pysot and the VOT MATLAB toolkit count pixels, which ``overlap="pixels"`` reproduces exactly (see
+:func:`evaluate_vot`; the gap is largest on small targets); (2) pysot bounds the image by ``(W-1, H-1)`` for EAO (as
+the MATLAB toolkit, for both) but ``(W, H)`` for accuracy; we use ``[0, W] x [0, H]`` for both (as the got10k
+toolkit's ``poly_iou``), or the pixels ``0..W-1 x 0..H-1`` for both with ``overlap="pixels"``; (3) a NaN overlap
+inside a fragment without failures is taken as 0 (pysot would make ``Phi`` NaN from that point on).
 """
 
 from __future__ import annotations
@@ -48,8 +49,9 @@ from typing import Any, Iterable, Sequence as _Seq
 
 import numpy as np
 
-from .overlap import vot_overlaps
+from .overlap import OVERLAP_MODES, vot_overlaps
 from .results_io import (
+    ResultFileError,
     VotTrajectory,
     check_length,
     image_size,
@@ -97,6 +99,14 @@ class VotGroundTruth:
         return len(self.regions)
 
 
+
+def _read_list(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ResultFileError(f"{path}: sequence list is not UTF-8 text (undecodable byte at {exc.start})") from None
+
+
 def _first_image(seq_dir: Path) -> Path | None:
     for d in (seq_dir / "color", seq_dir):
         if d.is_dir():
@@ -124,7 +134,7 @@ def load_vot_groundtruth(dataset: str | os.PathLike | Iterable) -> list[VotGroun
             raise FileNotFoundError(f"VOT dataset folder not found: {root}")
         lst = root / "list.txt"
         if lst.is_file():
-            names = [ln.strip() for ln in lst.read_text().splitlines() if ln.strip()]
+            names = [ln.strip() for ln in _read_list(lst).splitlines() if ln.strip()]
         else:
             names = sorted(p.name for p in root.iterdir() if (p / "groundtruth.txt").is_file())
         for name in names:
@@ -263,12 +273,16 @@ def evaluate_vot_trajectories(
     burnin: int = BURNIN,
     skipping: int = SKIPPING,
     source: dict[str, _Seq[str]] | None = None,
+    overlap: str = "continuous",
 ) -> dict[str, Any]:
     """VOT measures for in-memory trajectories ``{sequence: [run, ...]}`` (a run = list of per-frame regions
     or a :class:`~sesiam_lib.evaluation.results_io.VotTrajectory`).
 
-    See :func:`evaluate_vot` for the returned dict. ``source`` optionally names each run's file (for errors).
+    See :func:`evaluate_vot` for ``overlap`` and the returned dict. ``source`` optionally names each run's file
+    (for errors).
     """
+    if overlap not in OVERLAP_MODES:
+        raise ValueError(f"overlap must be one of {OVERLAP_MODES}, got {overlap!r}")
     if eao_range is None:
         if version not in EAO_RANGES:
             raise ValueError(f"unknown VOT version {version!r}; give eao_range=(low, high)")
@@ -291,7 +305,7 @@ def evaluate_vot_trajectories(
             name = source[gt.name][r] if source else f"{gt.name} run {r + 1}"
             check_length(len(traj), n, name)
             traj = VotTrajectory.from_regions(traj)[:n]
-            ov = vot_overlaps(gt.regions, traj, gt.bounds)
+            ov = vot_overlaps(gt.regions, traj, gt.bounds, overlap=overlap)
             f = failure_frames(traj)
             fails.append(len(f))
             acc_rows.append(accuracy_overlaps(ov, traj, burnin))
@@ -317,6 +331,7 @@ def evaluate_vot_trajectories(
     curve = expected_overlap_curve(frags, lengths)
     return {
         "version": version,
+        "overlap": overlap,
         "accuracy": accuracy,
         "failures": fail_total,
         "robustness": 100.0 * fail_total / n_frames if n_frames else float("nan"),
@@ -338,6 +353,7 @@ def evaluate_vot(
     burnin: int = BURNIN,
     skipping: int = SKIPPING,
     groundtruth: _Seq[VotGroundTruth] | None = None,
+    overlap: str = "continuous",
 ) -> dict[str, Any]:
     """Evaluate one tracker's VOT baseline results.
 
@@ -348,11 +364,33 @@ def evaluate_vot(
         version: ``"VOT2016"`` or ``"VOT2017"`` (also ``"VOT2018"``, ``"VOT2019"``): picks the EAO range.
         eao_range: override ``(low, high)``.
         groundtruth: pre-loaded :func:`load_vot_groundtruth` output (skips re-reading ``dataset_root``).
+        overlap: the per-frame region overlap.
+
+            - ``"continuous"`` (default): exact areas on continuous geometry, both regions clipped to the image
+              rectangle ``[0, W] x [0, H]`` (:func:`~sesiam_lib.evaluation.overlap.vot_overlaps`; as the got10k
+              toolkit's ``poly_iou``).
+            - ``"pixels"``: the VOT MATLAB toolkit's pixel counting, as in the published VOT2016 / VOT2017
+              results (and pysot): both regions rasterised on the pixel grid, bounded by the image pixels
+              ``0..W-1 x 0..H-1`` (:func:`~sesiam_lib.evaluation.overlap.pixel_overlap`). Its rasterisation fills
+              whole boundary pixels (a ``w x h`` box with integer corners covers ``(w + 1) x (h + 1)`` pixels),
+              which favours small targets. Mean per-frame ``pixels - continuous`` overlap, simulated (2000 frames a
+              cell, 1280x720 image, aspect 1:2..2:1; predicted box = the target's, centre jitter 25 % of the side,
+              log-scale jitter 0.25, mean overlap ~0.44; axis-aligned or rotated up to 17 deg ground truth):
+
+              ======================  ======  ======  ======  ======  ======
+              target side (px)        10      20      50      100     200
+              axis-aligned target     +0.034  +0.018  +0.007  +0.004  +0.002
+              rotated target          +0.023  +0.012  +0.005  +0.003  +0.001
+              ======================  ======  ======  ======  ======  ======
+
+              Measured with a real tracker: +0.038 per frame at ~20 px targets, +0.0037 at ~200 px.
+              On a small-target synthetic VOT set: accuracy 0.4694 (pixels, = pysot) vs 0.4531 (continuous),
+              EAO 0.5433 vs 0.5304. Use ``"pixels"`` to compare with published VOT2016/2017 numbers.
 
     Returns:
         dict with ``"accuracy"``, ``"failures"`` (mean over runs, summed over sequences), ``"robustness"``
         (failures per 100 frames), ``"eao"``, ``"eao_curve"`` (``Phi(N)`` for ``N = 1..max length``, list),
-        ``"eao_range"``, ``"n_frames"``, ``"n_fragments"``, ``"per_sequence"`` (``{seq: {"accuracy",
+        ``"eao_range"``, ``"n_frames"``, ``"n_fragments"``, ``"overlap"``, ``"per_sequence"`` (``{seq: {"accuracy",
         "failures", "failures_per_run", "runs", "length"}}``), ``"version"`` and ``"tracker"``.
 
     Raises:
@@ -371,7 +409,7 @@ def evaluate_vot(
         trajs[gt.name] = [read_vot_trajectory(f) for f in files]
         sources[gt.name] = [str(f) for f in files]
     out = evaluate_vot_trajectories(
-        trajs, gts, version, eao_range=eao_range, burnin=burnin, skipping=skipping, source=sources
+        trajs, gts, version, eao_range=eao_range, burnin=burnin, skipping=skipping, source=sources, overlap=overlap
     )
     out["tracker"] = tdir.name
     return out

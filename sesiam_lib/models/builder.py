@@ -9,7 +9,11 @@
 All have stride 8. Options (all models): ``exemplar_size``, ``instance_size`` (other crop sizes; the score size
 follows from the geometry, :func:`~sesiam_lib.models.common.score_size`). SE models: ``padding_mode``
 (``'constant'``, the default and the release's evaluation setting, or ``'circular'``, what the release trained
-with).
+with) and ``sesn_impl``: ``'fast'`` (the default, also for training: :mod:`sesiam_lib.sesn.fast_layers`) or
+``'reference'`` (the straightforward layers of :mod:`sesiam_lib.sesn.layers`, the numerical reference); both have
+the same state dict (checkpoints load into either) and compute the same function and gradients to float rounding.
+The plain models have no scale layers: they accept ``sesn_impl`` (either value, validated) and ignore it, so one
+training config can switch ``model`` freely; their ``sesn_impl`` attribute is ``None``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any, Callable
 
 from torch import nn
 
+from ..sesn.fast_layers import DEFAULT_SESN_IMPL, check_sesn_impl, convert_sesn_impl
 from .ciresnet import CIResNetFeatures
 from .common import BackboneSpec, feature_size, score_size
 from .se_resnet import SEResNetFeatures
@@ -52,6 +57,7 @@ class SiamFCPlus(_SizedSiamFC):
 
     scale_equivariant = False
     input_format = CIResNetFeatures.input_format
+    sesn_impl = None  # no scale layers: build_model accepts and ignores the option
 
     def __init__(self, spec: BackboneSpec = FULL_PLAIN, exemplar_size: int = 127, instance_size: int = 255,
                  arch: str = "siamfc_resnet22") -> None:
@@ -72,10 +78,11 @@ class SESiamFC(_SizedSiamFC):
     input_format = SEResNetFeatures.input_format
 
     def __init__(self, spec: BackboneSpec = FULL_SE, exemplar_size: int = 127, instance_size: int = 255,
-                 padding_mode: str = "constant", arch: str = "se_siamfc_resnet22") -> None:
+                 padding_mode: str = "constant", arch: str = "se_siamfc_resnet22",
+                 sesn_impl: str = DEFAULT_SESN_IMPL) -> None:
         super().__init__()
         self.arch = arch
-        self.features = SEResNetFeatures(spec, padding_mode=padding_mode)
+        self.features = SEResNetFeatures(spec, padding_mode=padding_mode, sesn_impl=sesn_impl)
         self._set_geometry(spec, exemplar_size, instance_size)
 
     @property
@@ -89,6 +96,16 @@ class SESiamFC(_SizedSiamFC):
     def set_padding_mode(self, padding_mode: str) -> "SESiamFC":
         """Switch the spatial padding of every K x K scale conv (``'constant'`` or ``'circular'``)."""
         self.features.set_padding_mode(padding_mode)
+        return self
+
+    @property
+    def sesn_impl(self) -> str:
+        """``'fast'`` or ``'reference'``: which implementation the scale layers use."""
+        return self.features.sesn_impl
+
+    def set_sesn_impl(self, sesn_impl: str) -> "SESiamFC":
+        """Switch every scale layer to the ``'fast'`` or ``'reference'`` implementation, in place (weights kept)."""
+        convert_sesn_impl(self, sesn_impl)
         return self
 
 
@@ -121,7 +138,8 @@ def build_model(name: str, **options: Any) -> SiamFC:
     Args:
         name: ``'siamfc_resnet22'``, ``'se_siamfc_resnet22'``, ``'siamfc_tiny'``, ``'se_siamfc_tiny'``
             (see :func:`list_models`).
-        **options: ``exemplar_size``, ``instance_size``; SE models also ``padding_mode``.
+        **options: ``exemplar_size``, ``instance_size``, ``sesn_impl`` (``'fast'`` default / ``'reference'``;
+            ignored by the plain models); SE models also ``padding_mode``.
     """
     if name not in _REGISTRY:
         raise KeyError(f"unknown model {name!r}; known: {list_models()}")
@@ -131,10 +149,16 @@ def build_model(name: str, **options: Any) -> SiamFC:
         if kwargs["padding_mode"] != "constant":
             raise ValueError(f"{name} has no scale convs: padding_mode {kwargs['padding_mode']!r} not supported")
         kwargs.pop("padding_mode")
+    if "sesn_impl" in kwargs:
+        check_sesn_impl(kwargs["sesn_impl"])
+        if factory is not SESiamFC:
+            kwargs.pop("sesn_impl")  # no scale layers
     try:
-        return factory(spec=MODEL_SPECS[name], arch=name, **kwargs)
+        model = factory(spec=MODEL_SPECS[name], arch=name, **kwargs)
     except TypeError as exc:
         raise TypeError(f"build_model({name!r}): bad option ({exc})") from exc
+    model.build_options = dict(options)  # what was asked for: part of a tracking result's provenance key
+    return model
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -100,6 +100,37 @@ def _numpy_safe_globals() -> list:
     return names
 
 
+def _not_a_torch_file(path: Path) -> str | None:
+    """What ``path`` is, when its first bytes show it is not a ``torch.save`` file (else ``None``)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError:
+        return None
+    if head.startswith(b"PK\x03\x04"):  # a zip: torch.save's format, unless it lacks torch's records
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError):
+            return None  # a cut-off torch.save zip: "truncated or corrupt" is right
+        if not any(n.endswith("data.pkl") for n in names):
+            return f"a zip archive that torch.save did not write (holds {names[:5]}; a NumPy .npz?)"
+        return None
+    if head[:1] == b"\x80" and 2 <= head[1] <= 5 and not head.startswith(b"\x80\x02\x8a\n\x6c\xfc\x9c\x46"):
+        return (f"a plain Python pickle (protocol {head[1]}, written with pickle.dump, not torch.save); if you "
+                f"trust its source, re-save it with torch.save(pickle.load(open(path, 'rb')), 'weights.pth')")
+    if head.startswith(b"\x89HDF"):
+        return "an HDF5 file (Keras / h5py weights), not a PyTorch checkpoint"
+    if head.startswith(b"\x93NUMPY"):
+        return "a NumPy .npy array file, not a PyTorch checkpoint"
+    if len(head) >= 10 and head[8:10] == b'{"':
+        return "a safetensors file; read it with safetensors.torch.load_file and save the dict with torch.save"
+    if head.lstrip()[:1] in (b"{", b"[", b"#", b"<") or (head and all(32 <= c < 127 or c in (9, 10, 13)
+                                                                    for c in head)):
+        return f"a text file (starts {head[:16]!r}), not a PyTorch checkpoint"
+    return None
+
+
 def _torch_load(path: Path, trusted: bool, map_location: Any) -> Any:
     if not trusted:
         ctx = torch.serialization.safe_globals(_numpy_safe_globals())
@@ -116,6 +147,9 @@ def _torch_load(path: Path, trusted: bool, map_location: Any) -> Any:
                 f"checkpoint '{path}' pickles Python objects that weights-only loading refuses ({offending}); "
                 f"load it with trusted=True (torch.load(weights_only=False)) only if you trust where the file "
                 f"came from") from exc
+        what = _not_a_torch_file(path)
+        if what is not None:
+            raise CheckpointError(f"could not read checkpoint '{path}': it is {what}") from exc
         raise CheckpointError(f"could not read checkpoint '{path}': the file is truncated or corrupt "
                               f"({message.splitlines()[-1] if message else type(exc).__name__})") from exc
     except (RuntimeError, EOFError, KeyError, ValueError, OSError, zipfile.BadZipFile, IndexError,
@@ -124,6 +158,9 @@ def _torch_load(path: Path, trusted: bool, map_location: Any) -> Any:
             raise
         first = str(exc).splitlines()[0] if str(exc) else ""
         first = first.split(". ")[0][:160]  # the first sentence of torch's message
+        what = _not_a_torch_file(path)
+        if what is not None:
+            raise CheckpointError(f"could not read checkpoint '{path}': it is {what}") from exc
         raise CheckpointError(f"could not read checkpoint '{path}': the file is truncated or corrupt "
                               f"({type(exc).__name__}: {first})") from exc
 
@@ -160,6 +197,10 @@ def read_checkpoint(path: str | os.PathLike, *, trusted: bool = False,
         CheckpointError: unreadable (truncated, corrupt, refused by weights-only loading) or no state dict.
     """
     path = Path(path)
+    if path.is_dir():
+        found = sorted(p.relative_to(path).as_posix() for p in path.rglob("*.pth"))[:8]
+        raise CheckpointError(f"checkpoint '{path}' is a folder, not a file"
+                              + (f"; .pth files in it: {found}" if found else ""))
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint file not found: '{path}'")
     if path.stat().st_size == 0:

@@ -109,7 +109,12 @@ class SiamFC(nn.Module):
         """Head input for crops ``x`` (RGB 0..255): backbone features, scale-pooled for SE models -> Z2."""
         f = self.features(x)
         if f.dim() == 5:
-            f = f.max(dim=2)[0]
+            if getattr(self, "sesn_impl", None) == "fast":
+                from ..sesn.fast_layers import fast_scale_pool
+
+                f = fast_scale_pool(f)  # same values and gradients, keeps the fast layers' memory layout
+            else:
+                f = f.max(dim=2)[0]
         return f
 
     def head(self, zf: torch.Tensor, xf: torch.Tensor) -> torch.Tensor:

@@ -7,6 +7,8 @@ holds the small reviewable outputs (executed notebooks, logs, tracking result fi
     <work_root>/<run>/train/<dataset>/<model>_s<seed>/checkpoints/   training run
     <results_root>/<run>/training/<dataset>/<model>_s<seed>/         training logs and curves
     <results_root>/<run>/tracking/<dataset>/<model>_s<seed>/<seq>.txt  OTB-format tracking results
+    <results_root>/<run>/tuning/<dataset>/<model>_s<seed>/best_params.json  tuned tracker setting (notebook 05)
+    <work_root>/<run>/tuning/<dataset>/<model>_s<seed>/study.db       its Optuna study (resumable)
     <results_root>/<run>/benchmark/                                   tables and plots
 """
 
@@ -15,7 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["RunPaths", "display_name", "tracker_name", "load_benchmark", "benchmark_protocol", "SYNTHETIC", "OTB", "VOT"]
+__all__ = ["RunPaths", "display_name", "tracker_name", "load_benchmark", "benchmark_protocol", "truncate_sequence",
+           "is_dry_run", "dry_run_eao_range", "write_dry_run_note", "MissingSequencesWarning", "DRY_RUN_NOTE",
+           "SYNTHETIC", "OTB", "VOT"]
 
 _DISPLAY = {
     "siamfc_tiny": "SiamFC+ tiny",
@@ -76,6 +80,11 @@ class RunPaths:
     def tracking_results(self, dataset: str) -> Path:
         return self.results / "tracking" / dataset
 
+    def tuning_results(self, dataset: str) -> Path:
+        """Notebook 05's tuned settings: ``<results>/<run>/tuning/<dataset>/<tracker>/best_params.json`` (its
+        Optuna studies live in ``<work>/<run>/tuning/<dataset>/<tracker>/study.db``)."""
+        return self.results / "tuning" / dataset
+
     def benchmark(self) -> Path:
         return self.results / "benchmark"
 
@@ -90,29 +99,140 @@ def benchmark_protocol(dataset: str) -> str:
     return "vot" if dataset in VOT else "otb"
 
 
+class MissingSequencesWarning(UserWarning):
+    """A dry run (``limit_sequences`` / ``limit_frames`` given) skipped sequences missing from a benchmark's tree."""
+
+
+DRY_RUN_NOTE = "DRY_RUN.md"
+
+
+def is_dry_run(limit_sequences: int | None = None, limit_frames: int | None = None) -> bool:
+    """Whether the dry-run limits (notebooks 02-04's ``limit_sequences`` / ``limit_frames``) are set."""
+    return bool(limit_sequences) or bool(limit_frames)
+
+
+def truncate_sequence(sequence, max_frames: int):
+    """A copy of ``sequence`` holding only its first ``max_frames`` frames (boxes, polygons, labels and per-frame
+    tags cut alike); the sequence itself when it is not longer."""
+    import dataclasses
+
+    import numpy as np
+
+    n = int(max_frames)
+    if n < 1:
+        raise ValueError(f"limit_frames must be >= 1, got {max_frames!r}")
+    if len(sequence) <= n:
+        return sequence
+    attributes = dict(sequence.attributes)
+    attributes["truncated_from"] = len(sequence)
+    for key, value in list(attributes.items()):
+        if isinstance(value, np.ndarray) and value.ndim >= 1 and len(value) == len(sequence):
+            attributes[key] = value[:n]  # per-frame arrays (e.g. GOT-10k cut_by_image)
+    if isinstance(attributes.get("frame_tags"), dict):  # VOT per-frame tags
+        tags = {k: np.asarray(v)[:n] for k, v in attributes["frame_tags"].items()}
+        attributes["frame_tags"] = tags
+        if "tags" in attributes:
+            attributes["tags"] = sorted(k for k, v in tags.items() if np.asarray(v).any())
+
+    def cut(array):
+        return None if array is None else array[:n]
+
+    return dataclasses.replace(sequence, frames=list(sequence.frames[:n]), boxes=sequence.boxes[:n],
+                               polygons=cut(sequence.polygons), absent=cut(sequence.absent),
+                               cover=cut(sequence.cover), attributes=attributes)
+
+
+def dry_run_eao_range(dataset: str, limit_frames: int | None) -> tuple[int, int] | None:
+    """The EAO range of a dry run: the benchmark's own (VOT2016 [108, 371], VOT2017 [100, 356]) clipped to the
+    ``limit_frames`` frames tracked, so that short dry runs still get a number (``None``: the benchmark's range
+    unchanged, i.e. no frame limit or one beyond its end)."""
+    from ..evaluation.vot import EAO_RANGES
+
+    low, high = EAO_RANGES[dataset]
+    if not limit_frames or int(limit_frames) >= high:
+        return None
+    m = int(limit_frames)
+    return (min(low, m), min(high, m))
+
+
+def write_dry_run_note(paths: "RunPaths", limit_sequences: int | None, limit_frames: int | None,
+                       details: str = "") -> Path | None:
+    """Write ``<results>/<run>/DRY_RUN.md`` (the pipeline puts it at the top of the run's README) saying that
+    this run tracked a subset of the benchmarks and that its numbers are not the benchmarks'; ``None`` (and no
+    file) when no limit is set -- a note left by an earlier dry run into the same run folder is then removed (the
+    pipeline re-runs every step when the limits change, so a step without limits means a run without them).
+    ``details`` (Markdown) is appended, e.g. the sequences missing from a tree."""
+    from ..core.io import atomic_write_text
+
+    if not is_dry_run(limit_sequences, limit_frames):
+        (paths.results / DRY_RUN_NOTE).unlink(missing_ok=True)
+        return None
+    what = []
+    if limit_sequences:
+        what.append(f"the first **{int(limit_sequences)}** sequences present in each benchmark's folder")
+    if limit_frames:
+        what.append(f"the first **{int(limit_frames)}** frames of each sequence (VOT: of the supervised run)")
+    text = ("# ⚠ DRY RUN — these numbers are NOT the benchmarks' numbers\n\n"
+            f"This run was made with `limit_sequences={limit_sequences}` / `limit_frames={limit_frames}`: it tracked "
+            f"and evaluated only {' and '.join(what)}. Its tables check that the pipeline works end to end; they are "
+            "not comparable with the paper or with any published result. Sequences missing from a benchmark's "
+            "folder were skipped with a warning instead of stopping the run."
+            + (f" VOT EAO: the benchmark's range of sequence lengths clipped to the {int(limit_frames)} frames "
+               "tracked." if limit_frames else "")
+            + " Run without `limit_sequences` / `limit_frames` for real numbers.\n")
+    if details:
+        text += "\n" + details.strip() + "\n"
+    path = paths.results / DRY_RUN_NOTE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, text)
+    return path
+
+
 def load_benchmark(dataset: str, paths: RunPaths | None = None, dataset_root: str | Path | None = None,
-                   split: str = "test", max_sequences: int | None = None) -> list:
+                   split: str = "test", max_sequences: int | None = None, *, limit_sequences: int | None = None,
+                   limit_frames: int | None = None, missing: list | None = None) -> list:
     """The evaluation sequences of ``dataset``.
 
     ``T-MNIST`` / ``S-MNIST``: the run's generated synthetic set (``paths.data_root(dataset)``, split ``split``);
     ``OTB2013`` / ``OTB2015`` / ``VOT2016`` / ``VOT2017`` / ``GOT-10k``: the real benchmark under ``dataset_root``.
+
+    Dry runs (the notebooks' ``limit_sequences`` / ``limit_frames``): ``limit_sequences`` keeps the first N
+    sequences *present* in the tree, ``limit_frames`` the first M frames of each (:func:`truncate_sequence`).
+    With either limit set, sequences missing from the tree are skipped with a :class:`MissingSequencesWarning`
+    naming them (and appended to ``missing`` when a list is given) instead of raising. ``max_sequences`` (the
+    older parameter) keeps the first N sequences and still requires the whole benchmark.
     """
+    import warnings
+
     from ..data import load_got10k, load_otb, load_vot
 
+    lenient = is_dry_run(limit_sequences, limit_frames)
+    absent: list | None = [] if lenient else None
     if dataset in SYNTHETIC:
         if paths is None:
             raise ValueError("load_benchmark: synthetic datasets need the run's paths")
-        sequences = load_got10k(paths.data_root(dataset), split)
+        sequences = load_got10k(paths.data_root(dataset), split, missing=absent)
     else:
         if not dataset_root:
             raise ValueError(f"load_benchmark: dataset {dataset!r} needs dataset_root (the benchmark's folder)")
         if dataset in OTB:
-            sequences = load_otb(dataset_root, dataset)
+            sequences = load_otb(dataset_root, dataset, missing=absent)
         elif dataset in VOT:
-            sequences = load_vot(dataset_root)
+            sequences = load_vot(dataset_root, missing=absent)
         elif dataset.upper().startswith("GOT"):
-            sequences = load_got10k(dataset_root, split)
+            sequences = load_got10k(dataset_root, split, missing=absent)
         else:
             raise ValueError(f"load_benchmark: unknown dataset {dataset!r}; use one of "
                              f"{SYNTHETIC + OTB + VOT + ('GOT-10k',)}")
-    return sequences[:max_sequences] if max_sequences else sequences
+    if absent:
+        if missing is not None:
+            missing.extend(absent)
+        warnings.warn(f"{dataset} (dry run): {len(absent)} sequence(s) missing from {dataset_root or split} "
+                      f"were skipped: {', '.join(absent)}", MissingSequencesWarning, stacklevel=2)
+    if lenient and not sequences:
+        raise ValueError(f"load_benchmark: no {dataset} sequence found in {dataset_root}")
+    count = limit_sequences or max_sequences
+    sequences = sequences[:int(count)] if count else sequences
+    if limit_frames:
+        sequences = [truncate_sequence(seq, limit_frames) for seq in sequences]
+    return sequences

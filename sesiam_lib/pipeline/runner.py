@@ -11,10 +11,12 @@ run per combination (e.g. dataset × model × seed), and a ``name`` pattern for 
         matrix: {dataset: [T-MNIST, S-MNIST], model: [siamfc_tiny, se_siamfc_tiny]}
 
 Outputs of a run named ``RUN`` go to ``<results_root>/RUN/``: the executed notebooks, whatever tables and figures
-the notebooks write, ``pipeline_state.json`` (which steps finished, with which parameters) and a ``README.md``
-summary. Checkpoints and generated data go to ``<work_root>/RUN/`` (kept out of git). Re-running skips the steps
-already finished with the same parameters; a failing cell stops the run and the summary names the notebook and
-cell.
+the notebooks write, ``pipeline_state.json`` (which steps finished, with their provenance keys) and a
+``README.md`` summary. Checkpoints and generated data go to ``<work_root>/RUN/`` (kept out of git). Re-running
+skips a step only when it finished with the same key -- the same notebook source, parameters, package version
+and upstream steps (:func:`step_keys`); the work inside a step is keyed too (training runs, tracked sequences,
+generated data), so a re-run step redoes only what changed. A failing cell stops the run and the summary names
+the notebook and cell. One pipeline runs on a run folder at a time (a lock, :mod:`sesiam_lib.core.runlock`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +33,9 @@ from typing import Any
 import yaml
 
 from ..core.io import atomic_write_json, atomic_write_text
+from .validate import check_steps
+from ..core.provenance import canonical, differing_fields, environment_versions, package_version, provenance_key
+from ..core.runlock import run_folder_lock
 
 __all__ = ["Step", "PipelineError", "available_presets", "load_preset", "expand_steps", "run_pipeline",
            "repo_root"]
@@ -55,10 +61,6 @@ class Step:
     notebook: str
     parameters: dict[str, Any] = field(default_factory=dict)
 
-    def fingerprint(self) -> str:
-        text = json.dumps({"notebook": self.notebook, "parameters": self.parameters}, sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
 
 def available_presets() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
@@ -73,7 +75,13 @@ def load_preset(name_or_path: str) -> dict:
         raise FileNotFoundError(f"unknown pipeline preset {name_or_path!r}: no file {path}; "
                                 f"shipped presets: {available_presets()}")
     with open(path) as handle:
-        preset = yaml.safe_load(handle) or {}
+        try:
+            preset = yaml.safe_load(handle) or {}
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(preset, dict):
+        raise ValueError(f"{path}: a preset is a mapping with 'steps' (and 'parameters' ...), got a "
+                         f"{type(preset).__name__}")
     unknown = set(preset) - {"description", "run_name", "parameters", "required", "steps"}
     if unknown:
         raise ValueError(f"{path}: unknown top-level keys {sorted(unknown)}")
@@ -85,10 +93,9 @@ def load_preset(name_or_path: str) -> dict:
 
 def parse_override(text: str) -> tuple[str, Any]:
     """``key=value`` with the value parsed as YAML (``seed=3`` -> int, ``seeds=[0,1]`` -> list)."""
-    if "=" not in text:
-        raise ValueError(f"parameter override {text!r} is not of the form key=value")
-    key, value = text.split("=", 1)
-    return key.strip(), yaml.safe_load(value)
+    from .validate import parse_override_value
+
+    return parse_override_value(text)
 
 
 def expand_steps(preset: dict, overrides: dict[str, Any] | None = None) -> list[Step]:
@@ -123,6 +130,9 @@ def _load_state(path: Path) -> dict:
 def _write_summary(run_dir: Path, preset_name: str, preset: dict, steps: list[Step], state: dict,
                    failure: str | None) -> None:
     lines = [f"# Pipeline run `{run_dir.name}` (preset `{preset_name}`)", ""]
+    dry_run = run_dir / "DRY_RUN.md"  # written by notebooks run with limit_sequences / limit_frames
+    if dry_run.is_file():
+        lines += ["> " + line if line else ">" for line in dry_run.read_text().strip().splitlines()] + [""]
     if preset.get("description"):
         lines += [preset["description"].strip(), ""]
     lines += ["**Status: FAILED** — " + failure if failure else "**Status: complete**", ""]
@@ -133,7 +143,7 @@ def _write_summary(run_dir: Path, preset_name: str, preset: dict, steps: list[St
         seconds = f"{record['seconds']:.0f}" if "seconds" in record else ""
         link = f"[{step.name}.ipynb]({step.name}.ipynb)" if (run_dir / f"{step.name}.ipynb").exists() else step.name
         lines.append(f"| {link} | {step.notebook} | {status} | {seconds} |")
-    tables = sorted(p for p in run_dir.rglob("*.md") if p.name != "README.md")
+    tables = sorted(p for p in run_dir.rglob("*.md") if p.name != "README.md" and p != dry_run)
     for table in tables:
         lines += ["", f"## {table.relative_to(run_dir)}", "", table.read_text().strip()]
     figures = sorted(run_dir.rglob("*.png"))
@@ -158,11 +168,6 @@ def run_pipeline(preset: str, overrides: dict[str, Any] | None = None, results_r
         force: re-run steps already finished.
         only: run only the steps whose names start with one of these prefixes.
     """
-    import os
-
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
     from ..core.notebook import HEADLESS_ENV
 
     os.environ[HEADLESS_ENV] = "1"  # inherited by the kernels: widgets are skipped (see core.notebook)
@@ -178,48 +183,105 @@ def run_pipeline(preset: str, overrides: dict[str, Any] | None = None, results_r
                and (spec.get("parameters") or {}).get(key) in (None, "")]
     if missing:
         raise ValueError(f"preset {preset!r} needs these parameters: {missing} (give them with -p key=value)")
-    overrides.update({"run_name": run_name, "results_root": str(results_root), "work_root": str(work_root)})
+    # folders inside the checkout are passed relative to the notebooks (their working directory): executed
+    # notebooks, state and keys then hold no machine paths
+    overrides.update({"run_name": run_name, "results_root": _portable_path(results_root, notebooks_dir, root),
+                      "work_root": _portable_path(work_root, notebooks_dir, root)})
     steps = expand_steps(spec, overrides)
+    check_steps(steps, notebooks_dir, overrides, only=only)  # unknown parameters, --only matching nothing
+    keys = step_keys(steps, notebooks_dir)
     if only:
         steps = [s for s in steps if any(s.name.startswith(prefix) for prefix in only)]
     run_dir = results_root / run_name
     run_dir.mkdir(parents=True, exist_ok=True)
-    state_path = run_dir / STATE_FILE
-    state = _load_state(state_path)
-    state["preset"] = str(preset)
-    failure = None
+    # one run per folder: a second pipeline run on this folder fails at once, naming this run's PID and host
+    with run_folder_lock(run_dir, what="pipeline"):
+        state_path = run_dir / STATE_FILE
+        state = _load_state(state_path)
+        state["preset"] = str(preset)
+        failure = None
+        try:
+            for number, step in enumerate(steps, 1):
+                record = state["steps"].get(step.name, {})
+                output = run_dir / f"{step.name}.ipynb"
+                key, fields = keys[step.name]
+                if not force and record.get("status") == "done" and record.get("key") == key and output.exists():
+                    print(f"[{number}/{len(steps)}] {step.name}: done before with the same inputs, skipped")
+                    continue
+                if record.get("status") == "done" and record.get("key") != key:
+                    changed = differing_fields(record.get("fields"), fields) or ["(no key recorded)"]
+                    print(f"[{number}/{len(steps)}] {step.name}: inputs changed ({', '.join(changed)}), re-running")
+                print(f"[{number}/{len(steps)}] {step.name}: running {step.notebook}")
+                state["steps"][step.name] = {"status": "running", "key": key, "fields": fields,
+                                             "parameters": step.parameters}
+                atomic_write_json(state_path, state)
+                start = time.perf_counter()
+                try:
+                    _execute(step, notebooks_dir, output, kernel_name)
+                except PipelineError as error:
+                    failure = str(error)
+                    state["steps"][step.name].update(status="failed", error=failure,
+                                                     seconds=time.perf_counter() - start)
+                    raise
+                state["steps"][step.name].update(status="done", seconds=time.perf_counter() - start)
+                atomic_write_json(state_path, state)
+        except BaseException as error:
+            if failure is None:
+                failure = f"{type(error).__name__}: {error}"
+            raise
+        finally:
+            atomic_write_json(state_path, state)
+            _write_summary(run_dir, str(preset), spec, steps, state, failure)
+        return run_dir
+
+
+def _execute(step: Step, notebooks_dir: Path, output: Path, kernel_name: str) -> None:
+    """Run one step's notebook with papermill; a failing cell becomes a :class:`PipelineError` naming it."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    source = notebooks_dir / step.notebook
+    if not source.is_file():
+        raise FileNotFoundError(f"preset step {step.name!r}: notebook {source} does not exist")
     try:
-        for number, step in enumerate(steps, 1):
-            record = state["steps"].get(step.name, {})
-            output = run_dir / f"{step.name}.ipynb"
-            if (not force and record.get("status") == "done" and record.get("fingerprint") == step.fingerprint()
-                    and output.exists()):
-                print(f"[{number}/{len(steps)}] {step.name}: done before, skipped")
-                continue
-            source = notebooks_dir / step.notebook
-            if not source.is_file():
-                raise FileNotFoundError(f"preset step {step.name!r}: notebook {source} does not exist")
-            print(f"[{number}/{len(steps)}] {step.name}: running {step.notebook}")
-            state["steps"][step.name] = {"status": "running", "fingerprint": step.fingerprint(),
-                                         "parameters": step.parameters}
-            atomic_write_json(state_path, state)
-            start = time.perf_counter()
-            try:
-                papermill.execute_notebook(str(source), str(output), parameters=step.parameters,
-                                           kernel_name=kernel_name, cwd=str(notebooks_dir), progress_bar=True)
-            except PapermillExecutionError as error:
-                failure = (f"notebook `{step.notebook}` (step `{step.name}`) failed in cell {error.cell_index} of the "
-                           f"executed notebook (execution count {error.exec_count}): {error.ename}: {error.evalue}")
-                state["steps"][step.name].update(status="failed", error=failure,
-                                                 seconds=time.perf_counter() - start)
-                raise PipelineError(failure + f"; the executed notebook with the traceback is {output}") from None
-            state["steps"][step.name].update(status="done", seconds=time.perf_counter() - start)
-            atomic_write_json(state_path, state)
-    except BaseException as error:
-        if failure is None:
-            failure = f"{type(error).__name__}: {error}"
-        raise
-    finally:
-        atomic_write_json(state_path, state)
-        _write_summary(run_dir, str(preset), spec, steps, state, failure)
-    return run_dir
+        papermill.execute_notebook(str(source), str(output), parameters=step.parameters,
+                                   kernel_name=kernel_name, cwd=str(notebooks_dir), progress_bar=True)
+    except PapermillExecutionError as error:
+        raise PipelineError(
+            f"notebook `{step.notebook}` (step `{step.name}`) failed in cell {error.cell_index} of the executed "
+            f"notebook (execution count {error.exec_count}): {error.ename}: {error.evalue}; the executed notebook "
+            f"with the traceback is {output}") from None
+
+
+def _portable_path(path: Path, notebooks_dir: Path, root: Path) -> str:
+    """``path`` relative to the notebooks' folder when it lies in the checkout, else absolute."""
+    try:
+        path.relative_to(root)
+    except ValueError:
+        return str(path)
+    return os.path.relpath(path, notebooks_dir)
+
+
+def notebook_source_sha256(path: Path) -> str:
+    """SHA-256 of a notebook's code and markdown sources (outputs, ids and metadata do not count)."""
+    notebook = json.loads(Path(path).read_text(encoding="utf-8"))
+    text = json.dumps([[cell.get("cell_type"), "".join(cell.get("source", ""))]
+                       for cell in notebook.get("cells", [])])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def step_keys(steps: list[Step], notebooks_dir: Path) -> dict[str, tuple[str, dict]]:
+    """Each step's provenance ``(key, fields)``: its notebook's source, its parameters, the package version and
+    the key of the step before it -- so a change anywhere upstream re-runs every later step (whose own work,
+    training runs and tracked sequences, is keyed too and resumes only where its inputs are unchanged)."""
+    keys: dict[str, tuple[str, dict]] = {}
+    upstream = None
+    for step in steps:
+        source = notebooks_dir / step.notebook
+        fields = {"artefact": "pipeline-step", "library_version": package_version(),
+                  "environment": environment_versions(), "notebook": step.notebook,
+                  "notebook_sha256": notebook_source_sha256(source) if source.is_file() else None,
+                  "parameters": canonical(step.parameters), "upstream": upstream}
+        upstream = provenance_key(fields)
+        keys[step.name] = (upstream, fields)
+    return keys

@@ -171,6 +171,7 @@ def equivariance_explorer(images: torch.Tensor, channels: int = 16):
             output.clear_output(wait=True)
             fig = plot_scale_responses(phi_x, phi_dx)
             fig.suptitle(f"{layer_box.value}, {padding_box.value} padding, r={ratio_box.value:.2f}: Δ={error:.4f}")
+            fig.tight_layout(rect=(0, 0, 1, 0.93))  # leave room for the title above the subplot titles
             display(fig)
             plt.close(fig)
 

@@ -13,11 +13,20 @@ SiamFC+ (``siamfc_plus``, ``SiamFCRes22``, ``ciresnet22``, the tiny variants too
 Benchmarks other than the four tuned ones (GOT-10k, the synthetic T-/S-MNIST, a user's own list) have no
 released setting; :data:`DEFAULT_BENCHMARK` (OTB2015, the one-pass benchmark closest to them) is used for them
 and the choice is recorded in each run's JSON record. Pass explicit values to override.
+
+Tuned settings: ``tracker_params(model, tuned="…/best_params.json")`` takes the four numbers (and ``num_scales``
+when it was tuned) from a file written by :mod:`sesiam_lib.tuning` (``python -m sesiam_lib.tuning``), which
+replaces the benchmark's; explicit ``overrides`` still win. :func:`load_tuned` reads and checks such a file.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
+from pathlib import Path
+from typing import Any, Mapping
 
 __all__ = [
     "TRACKER_PARAMS",
@@ -26,6 +35,8 @@ __all__ = [
     "model_family",
     "canonical_benchmark",
     "tracker_params",
+    "load_tuned",
+    "TUNED_KEYS",
 ]
 
 _KEYS = ("scale_step", "scale_lr", "scale_penalty", "w_influence")
@@ -95,20 +106,79 @@ def canonical_benchmark(benchmark: str | None) -> str | None:
     return _BENCH_ALIASES.get(_norm(benchmark))
 
 
-def tracker_params(model_name, benchmark: str | None = DEFAULT_BENCHMARK, **overrides) -> dict[str, float]:
-    """The released hyper-parameters for ``(model, benchmark)``, with ``overrides`` applied.
+def tracker_params(model_name, benchmark: str | None = DEFAULT_BENCHMARK, tuned=None,
+                   **overrides) -> dict[str, float]:
+    """The released hyper-parameters for ``(model, benchmark)``, with a tuned file and ``overrides`` applied.
 
     Args:
         model_name: a model name (see :func:`model_family`) or a model with an ``arch`` attribute.
         benchmark: ``OTB2013`` / ``OTB2015`` / ``VOT2016`` / ``VOT2017`` (aliases accepted). Any other name
             (``GOT-10k``, ``S-MNIST``, ``None``) falls back to :data:`DEFAULT_BENCHMARK`.
+        tuned: a ``best_params.json`` of :mod:`sesiam_lib.tuning` (path, or the loaded dict): its numbers replace
+            the benchmark's. It must have been tuned for a model of the same family.
         overrides: any tracker keyword (``scale_step=1.05``, ``num_scales=5`` ...); ``None`` values are ignored.
 
     Returns:
         a new dict of keyword arguments for :class:`~sesiam_lib.tracking.SiamFCTracker`.
+
+    Raises:
+        ValueError: an unknown model family, or a tuned file that is malformed or for the other family.
+        FileNotFoundError: the tuned file does not exist.
     """
     family = model_family(model_name)
     bench = canonical_benchmark(benchmark) or DEFAULT_BENCHMARK
     params = dict(TRACKER_PARAMS[family][bench])
+    if tuned is not None:
+        info = load_tuned(tuned)
+        if info.get("model_family") and info["model_family"] != family:
+            raise ValueError(f"tuned: {info.get('path') or 'the tuned setting'} was tuned for a {info['model_family']} "
+                             f"model ({info.get('model')}), not for {getattr(model_name, 'arch', model_name)!r} "
+                             f"({family})")
+        params.update(info["params"])
     params.update({k: v for k, v in overrides.items() if v is not None})
     return params
+
+
+#: the numbers a tuned file sets (``num_scales`` only when it was tuned)
+TUNED_KEYS = _KEYS + ("num_scales",)
+
+
+def load_tuned(tuned) -> dict[str, Any]:
+    """Read a ``best_params.json`` of :mod:`sesiam_lib.tuning` (a path, or the dict itself).
+
+    Returns:
+        ``{"params": {scale_step, scale_lr, scale_penalty, w_influence[, num_scales]}, "path", "sha256",
+        "model", "model_family", "metric", "value", "baseline_value", "trials", "study"}`` (missing entries
+        ``None``); ``sha256`` is the file's (or the canonical JSON's for a dict).
+
+    Raises:
+        FileNotFoundError: no such file. ValueError: not JSON, or a number missing / not a positive number.
+    """
+    if isinstance(tuned, Mapping):
+        data, path = dict(tuned), None
+        raw = json.dumps(data, sort_keys=True).encode()
+    else:
+        path = Path(os.fspath(tuned))
+        if not path.is_file():
+            raise FileNotFoundError(f"tuned: no such file {path} (a best_params.json written by "
+                                    "python -m sesiam_lib.tuning)")
+        raw = path.read_bytes()
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ValueError(f"tuned: {path} is not a JSON file ({exc})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"tuned: {path} holds a {type(data).__name__}, not a JSON object")
+    where = path or "the tuned setting"
+    params: dict[str, Any] = {}
+    for key in _KEYS:
+        value = data.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f"tuned: {where} has no valid {key!r} (got {value!r}); is it a best_params.json?")
+        params[key] = float(value)
+    if data.get("num_scales") is not None:
+        params["num_scales"] = int(data["num_scales"])
+    return {"params": params, "path": None if path is None else str(path),
+            "sha256": hashlib.sha256(raw).hexdigest(),
+            **{k: data.get(k) for k in ("model", "model_family", "metric", "value", "baseline_value", "trials",
+                                        "study")}}

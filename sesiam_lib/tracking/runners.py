@@ -5,8 +5,9 @@ Result files (read back by :mod:`sesiam_lib.evaluation.results_io`; every file w
 - one-pass, ``layout="otb"`` (default): ``<out>/<tracker>/<seq>.txt``, one line per frame ``x,y,w,h``
   **1-based** (OTB convention, :func:`sesiam_lib.core.boxes.xywh_to_otb`), comma separated, 4 decimals; the first
   line is the first frame's ground truth. ``<out>/<tracker>/<seq>_time.txt``: seconds per frame (the tracker's
-  ``init``/``update`` only; image reading excluded, as in the release). The evaluation package reads this
-  layout for OTB, GOT-10k and the synthetic sets alike.
+  ``init``/``update`` only; image reading excluded, as in the release); the same file is also written to
+  ``<out>/<tracker>/times/<seq>_time.txt``, where the got10k toolkit's ``ExperimentOTB`` reads speeds. The
+  evaluation package reads this layout for OTB, GOT-10k and the synthetic sets alike.
 - one-pass, ``layout="got10k"``: the GOT-10k toolkit's folders ``<out>/<tracker>/<seq>/<seq>_001.txt`` and
   ``<seq>_time.txt``; boxes comma separated and **unshifted**, in the frame of the sequence's
   ``groundtruth.txt`` (the got10k toolkit compares them with the file's values unchanged, and the loader keeps
@@ -19,7 +20,8 @@ Result files (read back by :mod:`sesiam_lib.evaluation.results_io`; every file w
   ``groundtruth.txt`` (= ``Sequence.polygons`` / ``Sequence.boxes``, which the loader keeps as written, treated
   as 0-based): the VOT toolkit, pysot and the got10k toolkit compare a result region directly with the
   ground-truth region of the same frame, and the release writes its 0-based boxes as they are. Per-frame times
-  in ``<seq>_time.txt`` beside it (0 for skipped frames).
+  in ``<seq>_001_time.value`` beside it (0 for skipped frames; the VOT Python toolkit's name for the property,
+  and not a ``.txt``: pysot's VOT loader takes any ``*0*.txt`` in the folder for a run file).
 - run record: ``run_record.json`` in ``<out>/<tracker>/`` (one-pass) or ``<out>/<tracker>/baseline/`` (VOT):
   model name, checkpoint path and SHA-256, tracker hyper-parameters, device, mean frames/s, library version,
   timestamp, per-sequence frames/s (and VOT failures).
@@ -32,9 +34,18 @@ failure: line ``2``, frames ``f+1 .. f+4`` are ``0``, and the tracker is re-init
 (``skip_frames``). A frame whose ground truth is unusable (NaN, empty) is never a failure; a re-initialisation
 frame with unusable ground truth is skipped (``0``) and the next frame tried.
 
-Resuming: a sequence whose result file exists (with one line per frame) is skipped; stale temporary files of
-an interrupted write (``.<file>.*.tmp``) are removed before the sequence is re-run. ``overwrite=True`` re-runs
-everything.
+Resuming (provenance-keyed, :mod:`sesiam_lib.core.provenance`): every finished sequence has a key file
+``<out>/<tracker>/provenance/<seq>.json`` holding the fields that determined its result -- the tracker's
+:meth:`~sesiam_lib.tracking.SiamFCTracker.provenance` (weights and checkpoint SHA-256, model name and options,
+hyper-parameters, inference path, device type), the protocol (one-pass layout, or VOT ``skip_frames`` /
+``bounded``), the sequence's fingerprint (ground truth, frame files) and the package version -- and their key.
+A sequence is skipped only when its result file is complete *and* its stored key equals the key of the run
+about to be made; otherwise it is re-run (a result without a key file, e.g. from an older version, is re-run).
+Results in the folder of sequences *not* in this call whose key differs (or is unknown) are moved to
+``<out>/<tracker>/superseded/<UTC time>/`` with a warning, so that the folder and its run record always describe
+one tracker. A tracker without a ``provenance()`` method cannot be keyed: its sequences are always re-run.
+Stale temporary files of an interrupted write (``.<file>.*.tmp``) are removed before a sequence is re-run.
+``overwrite=True`` re-runs everything.
 
 Parallel runs: ``workers=N`` spreads sequences over ``N`` processes (``spawn``); each worker builds its own
 tracker once from the picklable ``tracker`` argument: a :class:`TrackerFactory` (or any picklable callable
@@ -48,6 +59,7 @@ import glob
 import os
 import platform
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +68,9 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..core.boxes import box_is_valid, polygon_to_xywh
-from ..core.io import atomic_write_json, atomic_write_text, file_sha256
+from ..core.io import atomic_write_json, atomic_write_text
+from ..core.provenance import (differing_fields, environment_versions, package_version, provenance_key,
+                               read_provenance, sequence_fingerprint, write_provenance)
 
 __all__ = [
     "TrackerFactory",
@@ -85,6 +99,8 @@ class TrackerFactory:
         model_options: extra ``build_model`` options (``padding_mode`` ...).
         tracker_options: tracker keyword overrides (``scale_step=...``, ``fast=False`` ...).
         name: the tracker's (result folder's) name; default ``model_name``.
+        tuned: a ``best_params.json`` of :mod:`sesiam_lib.tuning` whose numbers replace the benchmark's
+            (``tracker_options`` still win); recorded in the run record (``hyper_parameters_from``, provenance).
     """
 
     model_name: str
@@ -94,6 +110,7 @@ class TrackerFactory:
     model_options: dict[str, Any] = field(default_factory=dict)
     tracker_options: dict[str, Any] = field(default_factory=dict)
     name: str | None = None
+    tuned: str | None = None
 
     def build_model(self):
         from ..models import build_model
@@ -110,7 +127,8 @@ class TrackerFactory:
         opts.setdefault("device", self.device)
         opts.setdefault("name", self.name or self.model_name)
         opts.setdefault("checkpoint", None if self.checkpoint is None else str(self.checkpoint))
-        return SiamFCTracker.from_benchmark(self.build_model(), self.model_name, self.benchmark, **opts)
+        return SiamFCTracker.from_benchmark(self.build_model(), self.model_name, self.benchmark,
+                                            tuned=None if self.tuned is None else str(self.tuned), **opts)
 
 
 def _load_weights(model, path) -> None:
@@ -179,8 +197,31 @@ def vot_result_path(out_dir, tracker_name: str, seq_name: str) -> Path:
     return Path(out_dir) / tracker_name / "baseline" / seq_name / f"{seq_name}_001.txt"
 
 
-def _time_path(path: Path, seq_name: str) -> Path:
+def provenance_path(out_dir, tracker_name: str, seq_name: str) -> Path:
+    """``<out>/<tracker>/provenance/<seq>.json``: the key of a finished sequence's result (module docstring)."""
+    return Path(out_dir) / tracker_name / PROVENANCE_DIR / f"{seq_name}.json"
+
+
+PROVENANCE_DIR = "provenance"
+SUPERSEDED_DIR = "superseded"
+
+
+def _time_path(path: Path, seq_name: str, mode: str = "one-pass") -> Path:
+    """Per-frame times of one result file. VOT: ``baseline/<seq>/<seq>_001_time.value`` (the VOT Python
+    toolkit's property-file name; a ``.txt`` there would match pysot's run-file glob ``*0*.txt``). One-pass:
+    ``<seq>_time.txt`` beside the result (for ``layout="got10k"`` that is where the got10k toolkit reads it)."""
+    if mode == "vot":
+        return path.with_name(f"{path.stem}_time.value")
     return path.parent / f"{seq_name}_time.txt"
+
+
+def _time_paths(path: Path, seq_name: str, mode: str, layout: str | None) -> list[Path]:
+    """Every times file to write (the first is the one read back): the OTB layout adds
+    ``<tracker>/times/<seq>_time.txt``, where the got10k toolkit's ``ExperimentOTB`` reads speeds."""
+    first = _time_path(path, seq_name, mode)
+    if mode != "vot" and layout == "otb":
+        return [first, path.parent / "times" / f"{seq_name}_time.txt"]
+    return [first]
 
 
 def _count_lines(path: Path) -> int:
@@ -343,6 +384,9 @@ _WORKER_TRACKER = None
 
 def _worker_init(tracker_or_factory, threads: int) -> None:
     global _WORKER_TRACKER
+    from ..core.workers import exit_with_parent
+
+    exit_with_parent()  # no orphans: this worker dies with the runner's process (even on its SIGKILL)
     try:
         import torch
 
@@ -367,20 +411,56 @@ def _worker_task(task: dict) -> dict:
 
 def _run_task(tracker, task: dict) -> dict:
     seq, path = task["sequence"], Path(task["path"])
+    fields = task.get("provenance")
+    if fields is not None:  # a worker's tracker must be the one the key was made for
+        mine = _tracker_provenance(tracker)
+        if mine != fields["tracker"]:
+            changed = ", ".join(differing_fields(fields["tracker"], mine or {}))
+            raise RuntimeError(f"tracker factory built a different tracker in this process ({changed} differ from the "
+                               "main process's): its results could not be keyed; make the factory deterministic")
+    key_path = Path(task["provenance_path"])
+    if key_path.exists():
+        key_path.unlink()  # the result about to be (re)written is not the one the old key described
     _remove_stale_temps(path)
-    _remove_stale_temps(_time_path(path, seq.name))
+    time_paths = _time_paths(path, seq.name, task["mode"], task.get("layout"))
+    for time_path in time_paths:
+        _remove_stale_temps(time_path)
     out: dict[str, Any] = {"name": seq.name, "frames": len(seq), **_tracker_info(tracker)}
     if task["mode"] == "vot":
         res = vot_supervised(tracker, seq, skip_frames=task["skip_frames"], bounded=task["bounded"])
-        _write_times(_time_path(path, seq.name), res["times"])
+        _write_times(time_paths[0], res["times"])
         _write_vot(path, res["lines"])
         out["failures"] = int(res["failures"])
     else:
         res = track_sequence(tracker, seq)
-        _write_times(_time_path(path, seq.name), res["times"])
+        for time_path in time_paths:
+            _write_times(time_path, res["times"])
         _write_one_pass(path, res["boxes"], task["layout"])
+    if fields is not None:  # written last: a result without its key is re-run on resume
+        out["key"] = write_provenance(key_path, fields)
     out["time"] = float(np.sum(res["times"]))
     return out
+
+
+def _tracker_provenance(tracker) -> dict[str, Any] | None:
+    describe = getattr(tracker, "provenance", None)
+    return describe() if callable(describe) else None
+
+
+def _sequence_fields(tracker_fields: dict | None, protocol: dict, seq) -> dict[str, Any] | None:
+    """The provenance fields of one tracked sequence (``None``: an unkeyable tracker)."""
+    if tracker_fields is None:
+        return None
+    return {"artefact": "tracking-result", "library_version": package_version(),
+            "environment": environment_versions(), "protocol": protocol,
+            "tracker": tracker_fields, "sequence": sequence_fingerprint(seq)}
+
+
+def _up_to_date(path: Path, key_path: Path, seq, fields: dict | None) -> bool:
+    if fields is None or not _finished(path, len(seq)):
+        return False
+    stored = read_provenance(key_path)
+    return stored is not None and stored["key"] == provenance_key(fields)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -395,6 +475,11 @@ def _resolve_name(tracker_or_factory, tracker_name: str | None) -> str:
     return str(name)
 
 
+def _count_failures(path: Path) -> int:
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return sum(1 for line in handle if line.strip() == "2")
+
+
 def _read_time_total(path: Path) -> float | None:
     try:
         return float(np.loadtxt(path, ndmin=1).sum())
@@ -402,7 +487,18 @@ def _read_time_total(path: Path) -> float | None:
         return None
 
 
-def _run(
+def _run(mode: str, tracker_or_factory, sequences: Iterable, out_dir, tracker_name: str | None,
+         **kwargs) -> dict[str, Any]:
+    """:func:`_run_unlocked` holding the lock of the result folder ``<out_dir>/<tracker>/`` (one run per folder:
+    a second run on it fails at once with :class:`~sesiam_lib.core.runlock.RunLockedError`)."""
+    from ..core.runlock import run_folder_lock
+
+    folder = Path(out_dir) / _resolve_name(tracker_or_factory, tracker_name)
+    with run_folder_lock(folder, what="tracking"):
+        return _run_unlocked(mode, tracker_or_factory, sequences, out_dir, tracker_name, **kwargs)
+
+
+def _run_unlocked(
     mode: str,
     tracker_or_factory,
     sequences: Iterable,
@@ -425,12 +521,30 @@ def _run(
     names = [s.name for s in sequences]
     if len(set(names)) != len(names):
         raise ValueError("sequences: two sequences share a name (their result files would collide)")
+    if PROVENANCE_DIR in names or SUPERSEDED_DIR in names:
+        raise ValueError(f"sequences: the names {PROVENANCE_DIR!r} and {SUPERSEDED_DIR!r} are reserved for the "
+                         "runner's own folders")
     out_dir = Path(out_dir)
     paths = {s.name: (vot_result_path(out_dir, name, s.name) if mode == "vot"
                       else result_path(out_dir, name, s.name, layout)) for s in sequences}
-    todo = [s for s in sequences if overwrite or not _finished(paths[s.name], len(s))]
+    # the tracker of this process describes the run (and runs it when there are no workers)
+    main_tracker = _make_tracker(tracker_or_factory)
+    tracker_fields = _tracker_provenance(main_tracker)
+    if tracker_fields is None:
+        warnings.warn(f"tracker {name!r} has no provenance(): its results cannot be keyed, every sequence is "
+                      "re-run", RuntimeWarning, stacklevel=3)
+    protocol = ({"mode": "vot", "skip_frames": int(skip_frames), "bounded": bool(bounded)} if mode == "vot"
+                else {"mode": "one-pass", "layout": layout})
+    fields = {s.name: _sequence_fields(tracker_fields, protocol, s) for s in sequences}
+    key_paths = {s.name: provenance_path(out_dir, name, s.name) for s in sequences}
+    todo = [s for s in sequences
+            if overwrite or not _up_to_date(paths[s.name], key_paths[s.name], s, fields[s.name])]
     tasks = [{"mode": mode, "sequence": s, "path": str(paths[s.name]), "skip_frames": skip_frames,
-              "bounded": bounded, "layout": layout} for s in todo]
+              "bounded": bounded, "layout": layout, "provenance": fields[s.name],
+              "provenance_path": str(key_paths[s.name])} for s in todo]
+    if tracker_fields is not None:
+        _supersede_others(out_dir / name, mode, layout, set(names),
+                          _run_identity(tracker_fields, protocol))
 
     results: dict[str, dict] = {}
     bar = None
@@ -450,9 +564,8 @@ def _run(
     try:
         workers = max(1, int(workers))
         if tasks and (workers == 1 or len(tasks) == 1):
-            tracker = _make_tracker(tracker_or_factory)
             for task in tasks:
-                _done(_run_task(tracker, task))
+                _done(_run_task(main_tracker, task))
         elif tasks:
             import multiprocessing as mp
 
@@ -472,37 +585,84 @@ def _run(
         if bar is not None:
             bar.close()
 
-    record = _write_record(mode, name, out_dir, sequences, paths, results, tracker_or_factory,
+    record = _write_record(mode, name, out_dir, sequences, paths, results, main_tracker, tracker_fields, fields,
                            benchmark=benchmark, checkpoint=checkpoint, layout=layout, skip_frames=skip_frames,
                            bounded=bounded, extra=record_extra)
     return record
 
 
-def _write_record(mode, name, out_dir, sequences, paths, results, tracker_or_factory, *, benchmark, checkpoint,
-                  layout, skip_frames, bounded, extra) -> dict[str, Any]:
-    import sesiam_lib
+def _run_identity(tracker_fields: dict, protocol: dict) -> str:
+    """The key of everything but the sequence: equal for all results of one tracker run."""
+    return provenance_key({"library_version": package_version(), "environment": environment_versions(),
+                           "protocol": protocol, "tracker": tracker_fields})
 
-    info: dict[str, Any] = next(iter(results.values()), None) or {}
-    info = {k: info.get(k) for k in ("tracker_class", "model_name", "checkpoint", "benchmark_params", "device",
-                                     "fast", "hyper_parameters")}
-    src = tracker_or_factory
-    if info.get("model_name") is None:
-        if _is_tracker(src):
-            info.update(_tracker_info(src))
-        else:
-            info["model_name"] = getattr(src, "model_name", None)
-            info["device"] = getattr(src, "device", None)
-            info["benchmark_params"] = getattr(src, "benchmark", None)
-    ckpt = checkpoint or info.get("checkpoint") or getattr(src, "checkpoint", None)
-    sha = None
-    if ckpt is not None and Path(ckpt).is_file():
+
+def _result_files(base: Path, mode: str, layout: str) -> dict[str, list[Path]]:
+    """Sequence name -> its result files/folders in ``base`` (``<out>/<tracker>``), by layout."""
+    found: dict[str, list[Path]] = {}
+    if mode == "vot":
+        for folder in sorted((base / "baseline").glob("*/")):
+            if folder.is_dir():
+                found[folder.name] = [folder]
+    elif layout == "got10k":
+        for folder in sorted(base.glob("*/")):
+            if folder.is_dir() and (folder / f"{folder.name}_001.txt").exists():
+                found[folder.name] = [folder]
+    else:
+        for path in sorted(base.glob("*.txt")):
+            if not path.name.endswith("_time.txt"):
+                found[path.stem] = [path] + [p for p in _time_paths(path, path.stem, mode, layout) if p.exists()]
+    for key_file in sorted((base / PROVENANCE_DIR).glob("*.json")):
+        found.setdefault(key_file.stem, []).append(key_file)
+    for name, files in found.items():
+        key_file = base / PROVENANCE_DIR / f"{name}.json"
+        if key_file.exists() and key_file not in files:
+            files.append(key_file)
+    return found
+
+
+def _supersede_others(base: Path, mode: str, layout: str, names: set, identity: str) -> None:
+    """Move results of sequences outside this call that another (or an unknown) tracker run made."""
+    stale = {}
+    for name, files in _result_files(base, mode, layout).items():
+        if name in names:
+            continue
+        stored = read_provenance(base / PROVENANCE_DIR / f"{name}.json")
+        fields = (stored or {}).get("fields") or {}
+        if stored is None or provenance_key({k: fields.get(k) for k in (
+                "library_version", "environment", "protocol", "tracker")}) != identity:
+            stale[name] = files
+    if not stale:
+        return
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    target = base / SUPERSEDED_DIR / stamp
+    for files in stale.values():
+        for path in files:
+            dest = target / path.relative_to(base)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, dest)
+    warnings.warn(f"{base}: results of {len(stale)} sequence(s) outside this run ({', '.join(sorted(stale)[:5])}"
+                  f"{' ...' if len(stale) > 5 else ''}) were made by another tracker, protocol or version (or carry "
+                  f"no key): moved to {target}", RuntimeWarning, stacklevel=4)
+
+
+def _write_record(mode, name, out_dir, sequences, paths, results, tracker, tracker_fields, fields, *, benchmark,
+                  checkpoint, layout, skip_frames, bounded, extra) -> dict[str, Any]:
+    """``run_record.json``: describes exactly the tracker that made every result file of ``sequences``."""
+    from ..core.io import file_sha256
+
+    protocol = next((f["protocol"] for f in fields.values() if f is not None), None)
+    info = _tracker_info(tracker)
+    ckpt = checkpoint or info.get("checkpoint")
+    sha = (tracker_fields or {}).get("checkpoint_sha256")
+    if sha is None and ckpt is not None and Path(ckpt).is_file():
         sha = file_sha256(ckpt)
 
     per_seq: dict[str, Any] = {}
     total_frames, total_time = 0, 0.0
     for s in sequences:
         path = paths[s.name]
-        t = results[s.name]["time"] if s.name in results else _read_time_total(_time_path(path, s.name))
+        t = results[s.name]["time"] if s.name in results else _read_time_total(_time_path(path, s.name, mode))
         entry: dict[str, Any] = {"frames": len(s), "resumed": s.name not in results}
         if t is not None and t > 0:
             entry["fps"] = len(s) / t
@@ -510,6 +670,10 @@ def _write_record(mode, name, out_dir, sequences, paths, results, tracker_or_fac
             total_time += t
         if s.name in results and "failures" in results[s.name]:
             entry["failures"] = results[s.name]["failures"]
+        elif mode == "vot":
+            entry["failures"] = _count_failures(path)
+        if fields.get(s.name) is not None:
+            entry["key"] = provenance_key(fields[s.name])
         per_seq[s.name] = entry
     run_time = sum(r["time"] for r in results.values())
     run_frames = sum(r["frames"] for r in results.values())
@@ -534,7 +698,9 @@ def _write_record(mode, name, out_dir, sequences, paths, results, tracker_or_fac
         "sequences_run": len(results),
         "frames_total": int(sum(len(s) for s in sequences)),
         "per_sequence": per_seq,
-        "library_version": getattr(sesiam_lib, "__version__", None),
+        "library_version": package_version(),
+        "provenance": tracker_fields,
+        "run_key": None if tracker_fields is None else _run_identity(tracker_fields, protocol),
         "torch_version": torch.__version__,
         "numpy_version": np.__version__,
         "python": platform.python_version(),

@@ -107,12 +107,15 @@ def summarize_scale_selection(rows: Iterable[dict]) -> dict[float, dict]:
 
 def plot_scale_selection(summaries: dict[str, dict], save=None, title: str | None = None):
     """Stacked bars per tracker and offset: the share of trials that picked each pyramid scale (smaller crop,
-    same, larger crop). ``summaries``: ``{tracker: summarize_scale_selection(...)}``."""
-    from matplotlib.figure import Figure
+    same, larger crop). ``summaries``: ``{tracker: summarize_scale_selection(...)}``.
+
+    The figure is a pyplot figure, so ``plt.show()`` (or a notebook cell's end) displays it; ``plt.close(fig)``
+    when done in a loop."""
+    import matplotlib.pyplot as plt
 
     trackers = list(summaries)
     offsets = sorted({o for s in summaries.values() for o in s if o != "all"})
-    fig = Figure(figsize=(max(7.0, 0.6 * len(trackers) * len(offsets) + 3), 4.2))
+    fig = plt.figure(figsize=(max(7.0, 0.6 * len(trackers) * len(offsets) + 3), 4.2))
     ax = fig.add_subplot(111)
     width = 0.8 / max(1, len(trackers))
     colours = ["#4c72b0", "#bbbbbb", "#dd8452"]

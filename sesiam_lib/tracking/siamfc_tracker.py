@@ -35,6 +35,7 @@ release's BGR crop, so SiamFC+ sees the release's pixels.
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from typing import Any
@@ -47,7 +48,8 @@ from ..core.boxes import center_to_xywh, polygon_to_xywh
 from ..core.crop import channel_mean, context_side, get_subwindow, search_side
 from .params import DEFAULT_BENCHMARK, canonical_benchmark, tracker_params
 
-__all__ = ["SiamFCTracker", "as_rgb_uint8", "parse_box", "hann_window", "scale_factors", "bicubic_matrix",
+__all__ = ["SiamFCTracker", "as_rgb_uint8", "parse_box", "check_box_in_image", "resolve_device",
+           "hann_window", "scale_factors", "bicubic_matrix",
            "UPSAMPLE_MODES"]
 
 
@@ -60,8 +62,13 @@ def as_rgb_uint8(image, argname: str = "image") -> np.ndarray:
     Accepts ``[H, W]`` and ``[H, W, 1]`` grayscale (copied to 3 channels), ``[H, W, 4]`` (alpha dropped), PIL
     images of any mode (converted to RGB), and non-``uint8`` arrays with values in 0..255 (rounded, clipped).
 
+    Float images follow the ``uint8`` convention: **pixel values 0..255**, not 0..1. A float image whose
+    maximum is in (0, 1] is taken for a 0..1 image (it would otherwise be read as almost black and tracking
+    would collapse) and raises a ``ValueError`` saying to multiply it by 255. (An all-zero image is the same
+    in both conventions and is accepted.)
+
     Raises:
-        ValueError: naming ``argname``, for anything else (wrong rank, empty, NaN pixels).
+        ValueError: naming ``argname``, for anything else (wrong rank, empty, NaN pixels, a 0..1 float image).
     """
     if hasattr(image, "convert") and hasattr(image, "mode") and not isinstance(image, np.ndarray):  # PIL
         image = np.asarray(image.convert("RGB"))
@@ -84,6 +91,11 @@ def as_rgb_uint8(image, argname: str = "image") -> np.ndarray:
         if arr.dtype.kind == "f":
             if not np.isfinite(arr).all():
                 raise ValueError(f"{argname}: image contains NaN or infinite pixels")
+            peak = float(arr.max())
+            if 0.0 < peak <= 1.0:
+                raise ValueError(
+                    f"{argname}: float image with values in 0..{peak:.3g} looks like a 0..1 image; images must "
+                    f"use pixel values 0..255 like uint8 (pass image * 255, or the uint8 image itself)")
             arr = np.rint(arr)
         arr = np.clip(arr, 0, 255).astype(np.uint8)
     return np.ascontiguousarray(arr)
@@ -115,6 +127,46 @@ def parse_box(box, argname: str = "box") -> tuple[np.ndarray, np.ndarray]:
     if not (np.isfinite(size).all() and size[0] > 0 and size[1] > 0):
         raise ValueError(f"{argname}: box width and height must be > 0, got w={size[0]}, h={size[1]}")
     return center, size
+
+
+MAX_BOX_TO_IMAGE = 16.0
+"""A box side larger than this many times the image's side is rejected by :meth:`SiamFCTracker.init`."""
+
+
+def check_box_in_image(center, size, image_shape, argname: str = "box") -> None:
+    """Raise a ``ValueError`` naming ``argname`` when the box ``(center, size)`` cannot be tracked in an image of
+    ``image_shape`` (``H, W, ...``): it lies entirely outside the image, or a side exceeds
+    :data:`MAX_BOX_TO_IMAGE` times the image's (its context crop would be absurdly large)."""
+    height, width = int(image_shape[0]), int(image_shape[1])
+    (cx, cy), (w, h) = center, size
+    x0, y0 = cx - w / 2.0, cy - h / 2.0
+    box = f"(x={x0:.6g}, y={y0:.6g}, w={w:.6g}, h={h:.6g})"
+    if x0 >= width or y0 >= height or x0 + w <= 0 or y0 + h <= 0:
+        raise ValueError(f"{argname}: the box {box} lies entirely outside the {width}x{height} image "
+                         f"(boxes are 0-based x, y, w, h in pixels of this image)")
+    if w > MAX_BOX_TO_IMAGE * width or h > MAX_BOX_TO_IMAGE * height:
+        raise ValueError(f"{argname}: the box {box} is more than {MAX_BOX_TO_IMAGE:g} times larger than the "
+                         f"{width}x{height} image; check the box's units (0-based x, y, w, h in pixels)")
+
+
+def resolve_device(device, argname: str = "device") -> torch.device:
+    """``None`` -> CUDA when available, else CPU; a CUDA request without CUDA raises a ``ValueError`` that says
+    what to do (instead of torch's ``AssertionError: Torch not compiled with CUDA enabled``)."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"{argname}: not a device: {device!r} (use 'cpu', 'cuda', 'cuda:N' or None)") from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            why = ("this PyTorch build has no CUDA support (torch.version.cuda is None); install a CUDA build of "
+                   "PyTorch" if torch.version.cuda is None else "no CUDA GPU is visible to PyTorch")
+            raise ValueError(f"{argname}={device!r}: CUDA is not available: {why}, or use device='cpu' "
+                             f"(or device=None to pick CUDA only when it is available)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"{argname}={device!r}: only {torch.cuda.device_count()} CUDA device(s) are visible")
+    return dev
 
 
 def hann_window(size: int) -> np.ndarray:
@@ -254,8 +306,7 @@ class SiamFCTracker:
         self.total_stride = int(total_stride if total_stride is not None else (m_st if m_st is not None else 8))
         self.score_size = int(score_size) if score_size is not None else (int(m_s) if m_s is not None else None)
 
-        self.device = torch.device(device) if device is not None else torch.device(
-            "cuda" if torch.cuda.is_available() else "cpu")
+        self.device = resolve_device(device)
         self.model = model.to(self.device).eval() if hasattr(model, "to") else model
         self.fast = bool(fast)
         self.fast_fallback: str | None = None
@@ -265,6 +316,7 @@ class SiamFCTracker:
 
         self.model_name = model_name or getattr(model, "arch", None) or type(model).__name__
         self.benchmark = benchmark
+        self.tuned: dict[str, Any] | None = None  # from_benchmark(tuned=...): the tuned file's description
         self.checkpoint = checkpoint
         self.name = name or f"{self.model_name}"
 
@@ -284,20 +336,33 @@ class SiamFCTracker:
     # --- construction helpers -----------------------------------------------------------------------------
     @classmethod
     def from_benchmark(cls, model, model_name: str | None = None, benchmark: str | None = DEFAULT_BENCHMARK,
-                       **overrides) -> "SiamFCTracker":
-        """A tracker with the released hyper-parameters of ``(model_name, benchmark)`` (FACTS §4).
+                       tuned=None, **overrides) -> "SiamFCTracker":
+        """A tracker with the released hyper-parameters of ``(model_name, benchmark)`` (FACTS §4), or those of a
+        tuned file.
 
-        ``model_name`` defaults to ``model.arch``; ``overrides`` replace any hyper-parameter or set any other
-        constructor argument (``device=``, ``name=`` ...).
+        ``model_name`` defaults to ``model.arch``; ``tuned`` is a ``best_params.json`` of :mod:`sesiam_lib.tuning`
+        (path or dict) whose numbers replace the benchmark's (see :func:`tracker_params`; recorded in
+        :attr:`tuned`, in :meth:`provenance` and, as ``benchmark = "tuned:<path>"``, in run records);
+        ``overrides`` replace any hyper-parameter or set any other constructor argument (``device=``, ``name=``).
         """
         model_name = model_name or getattr(model, "arch", None)
         if model_name is None:
             raise ValueError("model_name: the model has no 'arch' attribute; pass model_name explicitly")
-        keys = ("scale_step", "scale_lr", "scale_penalty", "w_influence")
-        hp = tracker_params(model_name, benchmark, **{k: overrides.pop(k) for k in keys if k in overrides})
+        keys = ("scale_step", "scale_lr", "scale_penalty", "w_influence", "num_scales")
+        hp = tracker_params(model_name, benchmark, tuned=tuned,
+                            **{k: overrides.pop(k) for k in keys if k in overrides})
+        info = None
+        if tuned is not None:
+            from .params import load_tuned
+
+            info = load_tuned(tuned)
+            info.pop("params")
         overrides.setdefault("model_name", model_name)
-        overrides.setdefault("benchmark", canonical_benchmark(benchmark) or benchmark)
-        return cls(model, **hp, **overrides)
+        overrides.setdefault("benchmark", (canonical_benchmark(benchmark) or benchmark) if info is None
+                             else f"tuned:{info['path'] or info['sha256'][:12]}")
+        tracker = cls(model, **hp, **overrides)
+        tracker.tuned = info
+        return tracker
 
     def _inference_model(self, model):
         """The model's optimised inference copy (``model.fast()``, else ``optimize_for_inference``) or the model.
@@ -341,6 +406,33 @@ class SiamFCTracker:
             "instance_size": self.instance_size, "score_size": self.score_size, "total_stride": self.total_stride,
         }
 
+    def provenance(self) -> dict[str, Any]:
+        """Everything that determines this tracker's boxes (JSON-serialisable), for provenance keys: the weights'
+        SHA-256 (of the state dict, so in-memory weights count too), the checkpoint file's SHA-256, the model's
+        name and build options, the hyper-parameters and geometry, the inference path and the device type."""
+        from ..core.io import file_sha256
+        from ..core.provenance import state_dict_sha256
+
+        state = self.model.state_dict() if hasattr(self.model, "state_dict") else {}
+        checkpoint_sha = None
+        if self.checkpoint is not None and os.path.isfile(str(self.checkpoint)):
+            checkpoint_sha = file_sha256(self.checkpoint)
+        fields = {
+            "tracker_class": type(self).__name__,
+            "model_name": self.model_name,
+            "model_options": dict(getattr(self.model, "build_options", {}) or {}),
+            "weights_sha256": state_dict_sha256(state),
+            "checkpoint_sha256": checkpoint_sha,
+            "hyper_parameters": self.params(),
+            "fast": bool(self.fast and self.fast_fallback is None),
+            "device_type": getattr(self.device, "type", str(self.device)),
+        }
+        if getattr(self, "tuned", None):  # only then: the keys of untuned runs stay what they were
+            # what the setting was tuned for (not the file's hash or trial count: extending a study without a
+            # better setting must not re-run tracking; the numbers themselves are in hyper_parameters)
+            fields["tuned"] = {k: self.tuned.get(k) for k in ("model", "metric", "study", "value", "baseline_value")}
+        return fields
+
     def __repr__(self) -> str:
         p = ", ".join(f"{k}={v}" for k, v in self.params().items())
         return f"SiamFCTracker(name={self.name!r}, model={self.model_name!r}, device={self.device}, {p})"
@@ -362,9 +454,17 @@ class SiamFCTracker:
     # --- the tracker interface ----------------------------------------------------------------------------
     @torch.inference_mode()
     def init(self, image, box) -> None:
-        """Start tracking the target ``box`` (0-based ``x, y, w, h``, or an 8-value polygon) in ``image``."""
+        """Start tracking the target ``box`` (0-based ``x, y, w, h``, or an 8-value polygon) in ``image``.
+
+        ``image``: RGB, ``uint8`` or float with values 0..255 (see :func:`as_rgb_uint8`).
+
+        Raises:
+            ValueError: a bad image (see :func:`as_rgb_uint8`), a malformed box, a box entirely outside the image
+                or absurdly larger than it (see :func:`check_box_in_image`).
+        """
         img = as_rgb_uint8(image)
         center, size = parse_box(box)
+        check_box_in_image(center, size, img.shape)
         self.center, self.size = center, size
         self.avg_chans = channel_mean(img)
 

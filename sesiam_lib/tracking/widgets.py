@@ -29,7 +29,8 @@ def frame_grid(sequence, results: Mapping[str, np.ndarray], num_frames: int = 6,
 
 
 def frame_slider(sequence, results: Mapping[str, np.ndarray]):
-    """An ``IntSlider`` over the frames of ``sequence`` redrawing the frame with ground truth and boxes.
+    """An ``IntSlider`` over the frames of ``sequence`` (numbered from 1, as in the figure title) redrawing the
+    frame with ground truth and boxes.
 
     ``results``: ``{tracker name: (N, 4) 0-based boxes}``. Returns the widget (display it in JupyterLab), or
     ``None`` in headless runs (:func:`sesiam_lib.core.notebook.is_headless`), which keep :func:`frame_grid`'s
@@ -44,12 +45,13 @@ def frame_slider(sequence, results: Mapping[str, np.ndarray]):
     import matplotlib.pyplot as plt
     from IPython.display import display
 
-    slider = widgets.IntSlider(value=0, min=0, max=len(sequence) - 1, description="frame",
+    # 1-based like the figure title ("frame 1/N") and the OTB / GOT-10k file names
+    slider = widgets.IntSlider(value=1, min=1, max=len(sequence), description="frame",
                                continuous_update=False, layout=widgets.Layout(width="60%"))
     output = widgets.Output()
 
     def redraw(_change=None):
-        index = slider.value
+        index = slider.value - 1
         with output:
             output.clear_output(wait=True)
             fig = draw_frame(sequence.image(index), {n: np.asarray(b)[index] for n, b in results.items()},

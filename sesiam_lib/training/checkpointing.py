@@ -56,6 +56,20 @@ CHECKPOINT_FORMAT = "sesiam_lib.training/1"
 _EPOCH_RE = re.compile(r"^epoch_(\d+)\.pth$")
 
 
+def _warn_console(message: str) -> None:
+    """Log a warning on ``sesiam_lib.training`` (train.log, the CLI's console) and print it to stderr when no
+    console handler would show it (a plain script that never configured logging)."""
+    import logging
+    import sys
+
+    from .console import has_console_handler
+
+    logger = logging.getLogger("sesiam_lib.training.checkpointing")
+    logger.warning(message)
+    if not has_console_handler(logger, logging.WARNING):
+        print(f"WARNING: {message}", file=sys.stderr)
+
+
 class CheckpointWriteError(OSError):
     """Writing a checkpoint failed (e.g. the disk is full); the previous checkpoint file is intact."""
 
@@ -107,6 +121,11 @@ def _torch_load(path: Path) -> Any:
     except FileNotFoundError:
         raise
     except Exception as exc:  # a truncated / foreign file: say which and why
+        from sesiam_lib.models.checkpoint import _not_a_torch_file
+
+        what = _not_a_torch_file(path)
+        if what is not None:
+            raise CheckpointError(f"could not read checkpoint {path}: it is {what}") from exc
         first = str(exc).splitlines()[0][:200] if str(exc) else ""
         raise CheckpointError(f"could not read checkpoint {path}: the file is truncated, corrupt or not a "
                               f"checkpoint ({type(exc).__name__}: {first})") from exc
@@ -224,9 +243,13 @@ class CheckpointManager:
                 pass
 
     def remove_all(self) -> None:
-        """Delete this run's checkpoints (for ``overwrite=true``)."""
+        """Delete this run's checkpoints (for ``overwrite=true``), with a warning naming them first."""
         if not self.dir.is_dir():
             return
-        for p in list(self.dir.iterdir()):
-            if p.suffix == ".pth" and p.is_file():
-                p.unlink()
+        doomed = sorted(p for p in self.dir.iterdir() if p.suffix == ".pth" and p.is_file())
+        if doomed:
+            _warn_console(f"overwrite=true: deleting {len(doomed)} checkpoint(s) of the earlier run in {self.dir}: "
+                          f"{', '.join(p.name for p in doomed)} (set resume=true to continue that run instead, or "
+                          "overwrite=false to keep it)")
+        for p in doomed:
+            p.unlink()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,7 +216,11 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """Check value ranges; raise :class:`ConfigError` listing every problem."""
-        problems = []
+        problems = [f"{key} must be a finite number, got {value!r}" for key, value in _non_finite(self)]
+        from ..core.io import folder_problem
+
+        if folder_problem(self.run_dir):
+            problems.append(f"run_dir: {folder_problem(self.run_dir)}; choose another run_dir")
         if self.epochs < 1:
             problems.append(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 1:
@@ -250,11 +255,27 @@ class TrainConfig:
             problems.append(f"resume must be true, false, 'auto' or a checkpoint path, got {self.resume!r}")
         if self.progress not in (True, False, "auto"):
             problems.append(f"progress must be true, false or 'auto', got {self.progress!r}")
-        if self.device != "auto" and not (self.device == "cpu" or str(self.device).startswith("cuda")):
+        if self.device not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", str(self.device)):
             problems.append(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
         if problems:
             raise ConfigError("invalid training configuration:\n  - " + "\n  - ".join(problems))
         return self
+
+
+def _non_finite(value: Any, key: str = "") -> list[tuple[str, float]]:
+    """``(dotted key, value)`` of every NaN / infinite float in a config (dataclasses, dicts, lists)."""
+    import math
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [hit for f in dataclasses.fields(value)
+                for hit in _non_finite(getattr(value, f.name), f"{key}.{f.name}" if key else f.name)]
+    if isinstance(value, Mapping):
+        return [hit for k, v in value.items() for hit in _non_finite(v, f"{key}.{k}" if key else str(k))]
+    if isinstance(value, (list, tuple)):
+        return [hit for i, v in enumerate(value) for hit in _non_finite(v, f"{key}[{i}]")]
+    if isinstance(value, float) and not math.isfinite(value):
+        return [(key, value)]
+    return []
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -405,6 +426,9 @@ def _deep_merge(base: dict, update: Mapping) -> dict:
 
 def parse_overrides(items) -> dict:
     """``["optim.lr_start=1e-3", "epochs=2"]`` -> nested dict; values parsed as YAML scalars."""
+    if isinstance(items, (str, bytes)):
+        raise ConfigError(f"overrides must be a list of 'key=value' strings or a dict, got the string {items!r}; "
+                          f"write overrides=[{items!r}]")
     result: dict = {}
     for item in items or []:
         if "=" not in item:
@@ -429,7 +453,7 @@ def parse_overrides(items) -> dict:
 
 def apply_overrides(cfg: TrainConfig, overrides) -> TrainConfig:
     """A new config with ``overrides`` (a list of ``key=value`` strings or a nested dict) applied."""
-    update = parse_overrides(overrides) if isinstance(overrides, (list, tuple)) else dict(overrides or {})
+    update = parse_overrides(overrides) if not isinstance(overrides, Mapping) else dict(overrides or {})
     return config_from_dict(_deep_merge(config_to_dict(cfg), update))
 
 
@@ -448,6 +472,10 @@ def _read_yaml(path: Path) -> dict:
             data = yaml.safe_load(handle)
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a folder; give the YAML file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text (a YAML file is expected)") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
     if data is None:
@@ -503,6 +531,6 @@ def load_config(source=None, preset: str | None = None, overrides=None) -> Train
     if base_name:
         merged["preset"] = str(base_name)
     if overrides:
-        update = parse_overrides(overrides) if isinstance(overrides, (list, tuple)) else dict(overrides)
+        update = parse_overrides(overrides) if not isinstance(overrides, Mapping) else dict(overrides)
         merged = _deep_merge(merged, update)
     return config_from_dict(merged)

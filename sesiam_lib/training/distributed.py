@@ -21,11 +21,14 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
+from .config import ConfigError
+
 __all__ = [
     "DistInfo",
     "init_distributed",
     "cleanup_distributed",
     "resolve_device",
+    "DeviceUnavailableError",
     "epoch_permutation",
     "shard_indices",
     "ShardSampler",
@@ -61,15 +64,31 @@ def _env_int(name: str, default: int) -> int:
         return default
 
 
+class DeviceUnavailableError(ConfigError, RuntimeError):
+    """``device=cuda`` on a machine or PyTorch build without CUDA (a :class:`ConfigError`; a ``RuntimeError``
+    too, as before)."""
+
+
+def _require_cuda(requested) -> None:
+    if torch.cuda.is_available():
+        return
+    why = ("this PyTorch build has no CUDA support (torch.version.cuda is None): install a CUDA build of PyTorch"
+           if torch.version.cuda is None else "no CUDA GPU is visible to PyTorch (check CUDA_VISIBLE_DEVICES "
+           "and the driver)")
+    raise DeviceUnavailableError(f"device={requested!r} was requested but CUDA is not available: {why}; or "
+                                 "train on the CPU with device=cpu (device=auto picks CUDA only when available)")
+
+
 def resolve_device(requested: str, info: DistInfo | None = None) -> torch.device:
-    """``auto`` -> CUDA when available else CPU; under torchrun CUDA uses ``cuda:LOCAL_RANK``."""
+    """``auto`` -> CUDA when available else CPU; under torchrun CUDA uses ``cuda:LOCAL_RANK``.
+
+    Raises :class:`DeviceUnavailableError` (a ``ConfigError``) for a CUDA request without CUDA."""
     info = info or DistInfo()
     req = str(requested)
     if req == "auto":
         req = "cuda" if torch.cuda.is_available() else "cpu"
     if req.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise RuntimeError(f"device={requested!r} was requested but CUDA is not available; use device=cpu")
+        _require_cuda(requested)
         if info.distributed:
             return torch.device("cuda", info.local_rank)
         if req == "cuda":
@@ -91,6 +110,7 @@ def init_distributed(device_request: str = "auto") -> DistInfo:
     wants_cuda = str(device_request).startswith("cuda") or (device_request == "auto" and torch.cuda.is_available())
     backend = "nccl" if wants_cuda else "gloo"
     if wants_cuda:
+        _require_cuda(device_request)
         torch.cuda.set_device(local_rank)
     dist.init_process_group(backend=backend)
     return DistInfo(rank=rank, world_size=world, local_rank=local_rank, backend=backend, owns_group=True)

@@ -55,6 +55,7 @@ from .distributed import (
     resolve_device,
 )
 from .logs import EPOCH_FIELDS, STEP_FIELDS, CsvLog, read_csv_log
+from .provenance import check_resume, run_fields, write_run_provenance
 
 __all__ = [
     "train",
@@ -327,16 +328,24 @@ class Trainer:
             raise ConfigError(f"model: unknown model {self.cfg.model!r}{hint}; known: {', '.join(list_models())}")
         kwargs = dict(self.cfg.model_kwargs)
         try:
-            return build_model(self.cfg.model, **kwargs)
+            return self._record_sesn_impl(build_model(self.cfg.model, **kwargs))
         except ValueError as exc:
             # the paper preset sets padding_mode for SE-SiamFC; SiamFC+ has no scale convs to pad
             if "padding_mode" in kwargs and "padding_mode" in str(exc):
                 kwargs.pop("padding_mode")
                 log.info("model_kwargs.padding_mode applies to SE models only: ignored for %s", self.cfg.model)
-                return build_model(self.cfg.model, **kwargs)
+                return self._record_sesn_impl(build_model(self.cfg.model, **kwargs))
             raise ConfigError(f"model_kwargs: {exc}") from None
         except TypeError as exc:
             raise ConfigError(f"model_kwargs: {exc}") from None
+
+    def _record_sesn_impl(self, model: nn.Module) -> nn.Module:
+        """SE models: resolve ``model_kwargs.sesn_impl`` (``fast`` by default) into the config, so that the saved
+        config.yaml and checkpoints say which scale-layer implementation trained (plain models have none)."""
+        impl = getattr(model, "sesn_impl", None)
+        if isinstance(impl, str) and self.cfg.model_kwargs.get("sesn_impl") != impl:
+            self.cfg.model_kwargs = {**self.cfg.model_kwargs, "sesn_impl": impl}
+        return model
 
     def _resume_candidates(self) -> list[Path]:
         files = [self.ckpts.last_path] + self.ckpts.epoch_files()
@@ -468,6 +477,8 @@ class Trainer:
     def _make_loader(self, epoch: int, start_step: int):
         from torch.utils.data import DataLoader
 
+        from sesiam_lib.core.workers import dataloader_worker_init
+
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(epoch)
         sampler = ShardSampler(len(self.dataset), self.cfg.batch_size, self.cfg.seed, epoch, self.info.rank,
@@ -483,6 +494,7 @@ class Trainer:
             generator=epoch_generator(self.cfg.seed, epoch, stream=1),
             persistent_workers=False,
             multiprocessing_context="spawn" if workers and sys.platform == "darwin" else None,
+            worker_init_fn=dataloader_worker_init,  # no orphans: workers die with the training process
         )
 
     def _show_progress(self) -> bool:
@@ -517,7 +529,11 @@ class Trainer:
         self.info = init_distributed(cfg.device)
         threads = torch.get_num_threads()
         try:
-            return self._run()
+            from sesiam_lib.core.runlock import run_folder_lock
+
+            # one run per folder: a second training on run_dir fails at once (only the main rank locks)
+            with run_folder_lock(self.run_dir, what="training", enabled=self.info.is_main):
+                return self._run()
         finally:
             self._teardown_logging()
             cleanup_distributed(self.info)
@@ -566,6 +582,9 @@ class Trainer:
                                                  "validation", v.generate)
             if v.max_sequences is not None:
                 self.val_sequences = self.val_sequences[: int(v.max_sequences)]
+        key_fields = run_fields(cfg, getattr(self.dataset, "sequences", None), self.val_sequences)
+        if resume_path is not None and resume_path.parent.parent == self.run_dir:
+            check_resume(self.run_dir, key_fields, resume_path)  # another run's checkpoint (a path) is a new run
         steps_per_epoch = ShardSampler.steps_per_epoch(len(self.dataset), cfg.batch_size, info.world_size)
         if steps_per_epoch < 1:
             raise ConfigError(
@@ -595,6 +614,7 @@ class Trainer:
             from sesiam_lib.core.io import atomic_write_text
 
             atomic_write_text(self.run_dir / "config.yaml", yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+            write_run_provenance(self.run_dir, key_fields)
             log.info("training %s on %s (%d process%s), %d epochs x %d steps x %d pairs, run folder %s",
                      cfg.model, self.device, info.world_size, "es" if info.world_size > 1 else "", cfg.epochs,
                      steps_per_epoch, cfg.batch_size * info.world_size, self.run_dir)
@@ -797,6 +817,8 @@ def train(config: Any = None, *, preset: str | None = None, overrides=None) -> T
         TrainingDivergedError: too many consecutive non-finite steps.
     """
     cfg = load_config(config, preset=preset, overrides=overrides)
-    with warnings.catch_warnings():
+    from .console import console_logging  # a script's train() shows the run's log lines like the CLI
+
+    with warnings.catch_warnings(), console_logging(cfg.progress):
         warnings.filterwarnings("ignore", message=".*TypedStorage is deprecated.*")
         return Trainer(cfg).run()

@@ -1,0 +1,102 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
+run_name = "dev"            # results go to <results_root>/<run_name>, checkpoints/data to <work_root>/<run_name>
+results_root = "../results"
+work_root = "../runs"
+dataset = "S-MNIST"          # T-MNIST | S-MNIST (generated here) | GOT-10k (give dataset_roots)
+dataset_roots = {}           # real data folders by dataset name, e.g. GOT-10k: /data/GOT-10k
+model = "se_siamfc_tiny"     # siamfc_tiny | se_siamfc_tiny | siamfc_resnet22 | se_siamfc_resnet22
+seed = 0                     # model initialisation and pair sampling
+train_preset = "auto"        # a sesiam_lib.training preset (smoke, tmnist_tiny, smnist_tiny, paper); auto: by dataset
+train_overrides = []         # more training overrides: strings in the dotted key, equals, value form
+data_counts = {"train": 200, "val": 20, "test": 40}   # synthetic sequences per split
+num_frames = 100             # frames per synthetic sequence
+data_seed = 0                # the synthetic data is the same for every model and seed
+tag = ""                     # a variant's label: trains into <model>-<tag>_s<seed> (notebook 03: models entry "<model>-<tag>")
+model_options = {}           # build_model options of this variant, e.g. {"padding_mode": "circular"}
+device = "cpu"
+
+# %% [markdown]
+# # 02 — Training
+#
+# Trains one model with a `sesiam_lib.training` preset: on the synthetic T-MNIST / S-MNIST benchmark (generated
+# here if missing) or on GOT-10k. Re-running resumes from the last checkpoint. Shows samples of the training pairs
+# with their labels and the loss / learning-rate curves.
+
+# %%
+# %matplotlib inline
+import shutil
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from sesiam_lib.data import PairDataset, load_got10k, synthetic_benchmark
+from sesiam_lib.data.viz import plot_pairs
+from sesiam_lib.models import build_model
+from sesiam_lib.pipeline.experiment import SYNTHETIC, RunPaths
+from sesiam_lib.training import plot_training_log, train
+
+paths = RunPaths(run_name, results_root, work_root)
+name = f"{model}-{tag}" if tag else model
+out_dir = paths.training_results(dataset, name, seed)
+out_dir.mkdir(parents=True, exist_ok=True)
+if dataset in SYNTHETIC:
+    data_root = paths.data_root(dataset)
+    splits = synthetic_benchmark(data_root, kind=dataset, counts=data_counts, num_frames=num_frames, seed=data_seed,
+                                 overwrite=True)  # other generation parameters: generate the split anew
+    train_sequences = splits["train"]
+    print({split: len(seqs) for split, seqs in splits.items()}, "sequences in", data_root)
+else:
+    if dataset not in dataset_roots:
+        raise ValueError(f"give the folder of {dataset} in dataset_roots (e.g. -p dataset_roots='{{{dataset}: /data/x}}')")
+    data_root = Path(dataset_roots[dataset])
+    train_sequences = load_got10k(data_root, "train")
+    print(len(train_sequences), "training sequences in", data_root)
+
+# %% [markdown]
+# ## Training pairs
+# Template, search crop (red: positive label cells at their place in the crop) and the label map.
+
+# %%
+geometry = build_model(model, **model_options)
+pairs = PairDataset(train_sequences[:50], geometry.exemplar_size, geometry.instance_size, geometry.score_size,
+                    geometry.total_stride, seed=seed, pairs_per_epoch=64)
+fig = plot_pairs(pairs, indices=(0, 1, 2), save=out_dir / "training_pairs.png")
+plt.show()
+
+# %% [markdown]
+# ## Train
+
+# %%
+overrides = [f"model={model}", f"seed={seed}", f"device={device}", f"run_dir={paths.train_dir(dataset, name, seed)}",
+             f"data.root={data_root}", "resume=auto", "progress=false"]
+overrides += [f"model_kwargs.{key}={value}" for key, value in model_options.items()]
+if dataset not in SYNTHETIC:
+    overrides.append("data.dataset=got10k")
+preset = train_preset if train_preset != "auto" else {"T-MNIST": "tmnist_tiny", "S-MNIST": "smnist_tiny"}.get(dataset, "paper")
+print("training preset:", preset)
+result = train(preset=preset, overrides=overrides + list(train_overrides))
+print("epochs:", result.epochs_completed, "steps:", result.global_step, "skipped steps:", result.skipped_steps)
+print("best epoch:", result.best_epoch, "validation AUC:", result.best_metric)
+print("final checkpoint:", result.final_checkpoint)
+for log in (result.log_steps, result.log_epochs):
+    shutil.copyfile(log, out_dir / Path(log).name)  # small CSV logs next to the other reviewable outputs
+
+# %%
+fig = plot_training_log(result.run_dir)
+fig.savefig(out_dir / "training_curves.png", dpi=120)
+fig

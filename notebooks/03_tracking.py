@@ -1,0 +1,196 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
+run_name = "dev"            # results go to <results_root>/<run_name>, checkpoints/data to <work_root>/<run_name>
+results_root = "../results"
+work_root = "../runs"
+dataset = "S-MNIST"          # T-MNIST | S-MNIST | OTB2013 | OTB2015 | VOT2016 | VOT2017 | GOT-10k
+dataset_roots = {}           # real benchmark folders by dataset name, e.g. OTB2015: /data/OTB100
+train_dataset = None         # the dataset the models were trained on (notebook 02); None: the same as `dataset`
+models = ["siamfc_tiny", "se_siamfc_tiny"]   # trained models (notebook 02); a variant trained with a tag: "<model>-<tag>"
+seeds = [0]                  # trained seeds to track with (checkpoints from notebook 02)
+model_options = {}           # build_model options by models entry, e.g. {"se_siamfc_tiny-circular": {"padding_mode": "circular"}}
+checkpoints = {}             # extra trackers (e.g. released files): name -> dict with model and checkpoint (a path, or dataset -> path)
+tracker_benchmark = None     # released hyper-parameters to use (OTB2013, OTB2015, VOT2016, VOT2017); None: the dataset's if tuned, else OTB2015
+hyper_family = None          # give every tracker this family's released hyper-parameters ("SiamFC+" or "SE-SiamFC");
+                             # None: each model its own family's, as in the paper
+tracker_tag = ""             # appended to the result folder names, <model>-<tag>_s<seed>, to keep variants apart
+tuned = {}                   # tuned hyper-parameters (best_params.json of python -m sesiam_lib.tuning) by tracker name
+                             # (<model>_s<seed>, a checkpoints name) or models entry; "auto": notebook 05's files for
+                             # this dataset (<results_root>/<run>/tuning/<dataset>/<name>/best_params.json)
+train_run = None             # the run whose notebook-02 checkpoints (and synthetic data) to use; None: this run
+max_sequences = None         # track only the first N sequences
+limit_sequences = None       # DRY RUN: only the first N sequences present in the tree (missing ones: a warning)
+limit_frames = None          # DRY RUN: only the first M frames of each sequence (VOT: of the supervised run)
+workers = 1                  # processes
+device = "cpu"
+show_sequence = 0            # which sequence to draw and animate
+scale_probe_frames = 0       # frames per sequence for the scale-decision probe (0: skip it)
+scale_probe_offsets = [0.8, 1.0, 1.25]   # size-estimate errors the probe places the tracker with
+animation_frames = 60
+
+# %% [markdown]
+# # 03 — Tracking
+#
+# Runs the released SiamFC tracking procedure with every trained (or given) model over a benchmark, writes
+# OTB-format (or VOT baseline) result files, and shows what the trackers did: frames with ground truth and each
+# tracker's box, the per-scale response maps, an animation, and (in JupyterLab) a frame slider.
+
+# %%
+# %matplotlib inline
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from sesiam_lib.core.io import atomic_write_text
+from sesiam_lib.evaluation import read_otb_result
+from sesiam_lib.pipeline.experiment import (OTB, VOT, RunPaths, benchmark_protocol, display_name, load_benchmark,
+                                            tracker_name, write_dry_run_note)
+from sesiam_lib.tracking import TrackerFactory, run_otb, run_vot, tracker_params
+from sesiam_lib.tracking.runners import track_sequence
+from sesiam_lib.tracking.visualize import animate_sequence, plot_response_maps
+from sesiam_lib.tracking.widgets import frame_grid, frame_slider
+
+paths = RunPaths(run_name, results_root, work_root)
+train_paths = RunPaths(train_run or run_name, results_root, work_root)
+missing = []
+sequences = load_benchmark(dataset, train_paths, dataset_roots.get(dataset), max_sequences=max_sequences,
+                           limit_sequences=limit_sequences, limit_frames=limit_frames, missing=missing)
+out_dir = paths.tracking_results(dataset)
+out_dir.mkdir(parents=True, exist_ok=True)
+missing_note = out_dir / "missing_sequences.md"
+if write_dry_run_note(paths, limit_sequences, limit_frames):
+    print(f"DRY RUN: {len(sequences)} sequences, at most {limit_frames or 'all'} frames each; not the benchmark's numbers")
+if missing:
+    atomic_write_text(missing_note, f"Dry run: {len(missing)} {dataset} sequence(s) missing from the tree were "
+                      f"skipped: {', '.join(missing)}\n")
+else:
+    missing_note.unlink(missing_ok=True)  # left by an earlier dry run
+hyper = tracker_benchmark or (dataset if dataset in OTB + VOT else "OTB2015")
+suffix = f"_{tracker_tag}" if tracker_tag else ""  # keeps the figures of tagged variants apart
+shared_hyper = tracker_params(hyper_family, hyper) if hyper_family else {}
+
+
+def tuned_file(name, model):
+    """The tuned setting of one tracker (None: the released `hyper`); explicit hyper_family values still win."""
+    if tuned == "auto":
+        path = paths.tuning_results(dataset) / name / "best_params.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"tuned='auto': {path} does not exist; run notebook 05 (tuning) for {dataset} first")
+        return str(path)
+    return (tuned or {}).get(name) or (tuned or {}).get(model)
+
+
+factories = {}
+for model in models:
+    for seed in seeds:
+        name = tracker_name(f"{model}-{tracker_tag}" if tracker_tag else model, seed)
+        checkpoint = train_paths.checkpoint(train_dataset or dataset, model, seed)
+        factories[name] = TrackerFactory(model.split("-")[0], checkpoint=str(checkpoint), benchmark=hyper, device=device,
+                                         name=name, model_options=model_options.get(model, {}),
+                                         tracker_options=shared_hyper, tuned=tuned_file(name, model))
+for name, entry in checkpoints.items():
+    checkpoint = entry["checkpoint"][dataset] if isinstance(entry["checkpoint"], dict) else entry["checkpoint"]
+    factories[name] = TrackerFactory(entry["model"], checkpoint=checkpoint, benchmark=hyper, device=device, name=name,
+                                     tuned=tuned_file(name, entry["model"]))
+print(len(sequences), "sequences;", "trackers:", list(factories), "; hyper-parameters:", hyper, shared_hyper or "")
+for name, factory in factories.items():
+    if factory.tuned:
+        print(f"  {name}: tuned setting {factory.tuned}")
+
+# %%
+runner = run_vot if benchmark_protocol(dataset) == "vot" else run_otb
+records = {}
+for name, factory in factories.items():
+    records[name] = runner(factory, sequences, out_dir, name, workers=workers, benchmark=hyper, progress=False)
+    fps = records[name].get("mean_fps")
+    print(f"{name:24s} mean FPS", "n/a" if fps is None else f"{fps:.1f}")
+
+# %% [markdown]
+# ## Frames with ground truth (dashed) and each tracker's box
+
+# %%
+sequence = sequences[show_sequence]
+boxes = {}
+if benchmark_protocol(dataset) == "otb":
+    for name in factories:
+        boxes[name] = read_otb_result(out_dir / name / f"{sequence.name}.txt")[:len(sequence)]
+    fig = frame_grid(sequence, boxes)
+    fig.savefig(out_dir / f"frames_{sequence.name}{suffix}.png", dpi=100)
+    plt.show()
+
+# %% [markdown]
+# ## Per-scale response maps of each tracker on one frame
+
+# %%
+probe = min(len(sequence) - 1, 20)
+for name, factory in factories.items():
+    if name not in checkpoints and not (seeds and name.endswith(f"_s{seeds[0]}")):  # released preset: seeds = []
+        continue
+    debug = track_sequence(factory(), sequence, debug=True, max_frames=probe + 1)["debug"][-1]
+    fig = plot_response_maps(debug)
+    fig.suptitle(f"{name}: frame {probe + 1}, chosen scale {debug.get('best_scale')}")
+    fig.savefig(out_dir / f"responses_{name}_{sequence.name}.png", dpi=100)
+    plt.show()
+
+# %% [markdown]
+# ## Animation
+
+# %%
+if boxes:
+    gif = animate_sequence(sequence, boxes, out_dir / f"{sequence.name}{suffix}.gif", fps=8,
+                           frames=range(0, min(len(sequence), animation_frames)), max_side=192)
+    print("wrote", gif, f"({gif.stat().st_size / 1e3:.0f} kB)")
+
+# %% [markdown]
+# ## Scale-decision probe
+#
+# The tracker estimates size only through its 3-scale pyramid. Placed on the true centre with a size estimate that
+# is off by a factor *o* (template from the first frame, as in tracking), does it pick the pyramid scale that corrects
+# it? (`sesiam_lib.tracking.scale_probe`; o = 1: the right pick is the middle scale.)
+
+# %%
+if scale_probe_frames and benchmark_protocol(dataset) == "otb":
+    import torch
+    from sesiam_lib.core.io import atomic_write_csv
+    from sesiam_lib.tracking.scale_probe import plot_scale_selection, scale_selection_probe, summarize_scale_selection
+
+    probe_rows, probe_summary = [], {}
+    torch.set_num_threads(1)  # small models: one thread is as fast here, and never thrashes beside other jobs
+    for name, factory in factories.items():
+        rows = scale_selection_probe(factory(), sequences, offsets=scale_probe_offsets,
+                                     frames_per_sequence=scale_probe_frames, seed=0)
+        probe_rows += [{"tracker": name, **row} for row in rows]
+        probe_summary[name] = summarize_scale_selection(rows)
+        print(f"{name:32s}", "  ".join(f"o={o:.2f}: {v['accuracy']:.2f} {v['picks']}"
+                                        for o, v in probe_summary[name].items() if o != "all"))
+    atomic_write_csv(out_dir / f"scale_probe_trials{suffix}.csv", probe_rows)
+    from sesiam_lib.evaluation import write_tables
+    write_tables({name: {**{f"right picks, size x{o:.2f}": v["accuracy"] for o, v in summary.items() if o != "all"},
+                         "right picks, all": summary["all"]["accuracy"],
+                         "scale contrast (median)": summary["all"]["scale_contrast"]}
+                  for name, summary in probe_summary.items()},
+                 out_dir / f"scale_probe{suffix}")
+    fig = plot_scale_selection(probe_summary, save=out_dir / f"scale_probe_{dataset}{suffix}.png",
+                               title=f"Which pyramid scale does each tracker pick? {dataset}")
+    plt.show()
+
+# %% [markdown]
+# ## Frame slider (JupyterLab)
+
+# %%
+frame_slider(sequence, boxes) if boxes else None

@@ -59,7 +59,7 @@ torch.manual_seed(seed)
 out_dir = Path(results_root) / run_name / equivariance_dir
 out_dir.mkdir(parents=True, exist_ok=True)
 images = natural_images(image_size)
-print("images:", tuple(images.shape), "->", out_dir.resolve())
+print("images:", tuple(images.shape), "->", out_dir)
 
 # %% [markdown]
 # ## The Hermite–Gaussian basis at each scale

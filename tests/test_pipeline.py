@@ -119,3 +119,16 @@ def test_paths_inside_the_checkout_are_recorded_relative(tmp_path):
     root = tmp_path / "repo"
     assert _portable_path(root / "results", root / "notebooks", root) == "../results"
     assert _portable_path(tmp_path / "elsewhere", root / "notebooks", root) == str(tmp_path / "elsewhere")
+
+
+def test_executed_notebooks_keep_no_machine_paths_of_the_checkout(tmp_path):
+    from sesiam_lib.pipeline.runner import _strip_machine_paths, repo_root
+
+    root = repo_root()
+    out = tmp_path / "x.ipynb"
+    out.write_text(json.dumps({"cells": [], "metadata": {"papermill": {
+        "input_path": str(root / "notebooks" / "01_equivariance.ipynb"),
+        "output_path": str(root / "runs" / "r" / "01.ipynb")}}, "nbformat": 4, "nbformat_minor": 5}))
+    _strip_machine_paths(out, root / "notebooks")
+    record = json.loads(out.read_text())["metadata"]["papermill"]
+    assert record == {"input_path": "01_equivariance.ipynb", "output_path": "../runs/r/01.ipynb"}

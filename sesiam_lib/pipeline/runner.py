@@ -251,6 +251,21 @@ def _execute(step: Step, notebooks_dir: Path, output: Path, kernel_name: str) ->
             f"notebook `{step.notebook}` (step `{step.name}`) failed in cell {error.cell_index} of the executed "
             f"notebook (execution count {error.exec_count}): {error.ename}: {error.evalue}; the executed notebook "
             f"with the traceback is {output}") from None
+    finally:
+        if output.is_file():
+            _strip_machine_paths(output, notebooks_dir)
+
+
+def _strip_machine_paths(output: Path, notebooks_dir: Path) -> None:
+    """Papermill records the absolute input and output paths: keep them relative to the notebooks' folder when they
+    lie in the checkout (executed notebooks are committed under results/)."""
+    notebook = json.loads(output.read_text(encoding="utf-8"))
+    record = notebook.get("metadata", {}).get("papermill", {})
+    root = repo_root()
+    for key in ("input_path", "output_path"):
+        if record.get(key):
+            record[key] = _portable_path(Path(record[key]).resolve(), notebooks_dir, root)
+    atomic_write_text(output, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
 
 
 def _portable_path(path: Path, notebooks_dir: Path, root: Path) -> str:

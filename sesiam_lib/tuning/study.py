@@ -119,7 +119,7 @@ def open_storage(url: str, *, heartbeat_interval: int = DEFAULT_HEARTBEAT, grace
                     grace_period=grace_period, **retry)
         except ImportError as exc:
             raise TuningError(f"--storage {mask_url(url)}: the database driver is not installed ({exc}); for "
-                              "PostgreSQL install psycopg[binary] (the 'tuning' extra) or psycopg2-binary") from None
+                              "PostgreSQL install psycopg[binary] (the 'postgres' extra) or psycopg2-binary") from None
         except Exception as exc:  # sqlalchemy's errors (bad dialect, refused connection, auth ...)
             last = exc
             if type(exc).__name__ not in ("IntegrityError", "ProgrammingError", "InternalError"):

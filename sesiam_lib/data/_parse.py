@@ -153,3 +153,10 @@ def read_sequence_list(list_file: str | Path, check_folders: bool = True) -> lis
     if not names:
         raise AnnotationError(f"{list_file}: lists no sequences")
     return names
+
+
+def first_box_only(rows: np.ndarray, num_frames: int) -> np.ndarray:
+    """Test-split annotations that give only the first frame's box: ``(num_frames, 4)``, NaN after frame 0."""
+    full = np.full((num_frames, 4), np.nan)
+    full[0] = rows[0]
+    return full

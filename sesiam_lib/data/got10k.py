@@ -16,12 +16,11 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
-
 from ..core.sequence import Sequence
 from ._parse import (
     AnnotationError,
     check_contiguous,
+    first_box_only,
     list_images,
     read_int_labels,
     read_rows,
@@ -69,9 +68,7 @@ def load_got10k_sequence(seq_dir: str | os.PathLike, name: str | None = None, fi
     n = len(frames)
     if len(boxes) != n:
         if first_frame_only_ok and len(boxes) == 1:
-            full = np.full((n, 4), np.nan)
-            full[0] = boxes[0]
-            boxes = full
+            boxes = first_box_only(boxes, n)
         else:
             raise AnnotationError(
                 f"{gt_path}: {len(boxes)} annotation lines but {n} images in {seq_dir} "

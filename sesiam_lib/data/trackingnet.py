@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.sequence import Sequence
-from ._parse import AnnotationError, check_contiguous, list_images, read_rows
+from ._parse import AnnotationError, check_contiguous, first_box_only, list_images, read_rows
 
 __all__ = ["TRACKINGNET_TRAIN_CHUNKS", "load_trackingnet", "write_trackingnet_submission"]
 
@@ -59,9 +59,7 @@ def _load_sequence(chunk_dir: Path, name: str, test: bool) -> Sequence:
     n = len(frames)
     if len(rows) != n:
         if test and len(rows) == 1:
-            full = np.full((n, 4), np.nan)
-            full[0] = rows[0]
-            rows = full
+            rows = first_box_only(rows, n)
         else:
             raise AnnotationError(f"{anno}: {len(rows)} annotation lines but {n} frames in {folder} (annotation "
                                   "and image counts disagree)")

@@ -406,18 +406,24 @@ def _worker_task(task: dict) -> dict:
     global _WORKER_TRACKER
     if not _is_tracker(_WORKER_TRACKER):
         _WORKER_TRACKER = _make_tracker(_WORKER_TRACKER)
+        _check_same_tracker(_WORKER_TRACKER, task.get("provenance"))  # once per worker: weights are hashed
     return _run_task(_WORKER_TRACKER, task)
+
+
+def _check_same_tracker(tracker, fields: dict | None) -> None:
+    """A worker's tracker must be the one the main process made the keys for."""
+    if fields is None:
+        return
+    mine = _tracker_provenance(tracker)
+    if mine != fields["tracker"]:
+        changed = ", ".join(differing_fields(fields["tracker"], mine or {}))
+        raise RuntimeError(f"tracker factory built a different tracker in this process ({changed} differ from the "
+                           "main process's): its results could not be keyed; make the factory deterministic")
 
 
 def _run_task(tracker, task: dict) -> dict:
     seq, path = task["sequence"], Path(task["path"])
     fields = task.get("provenance")
-    if fields is not None:  # a worker's tracker must be the one the key was made for
-        mine = _tracker_provenance(tracker)
-        if mine != fields["tracker"]:
-            changed = ", ".join(differing_fields(fields["tracker"], mine or {}))
-            raise RuntimeError(f"tracker factory built a different tracker in this process ({changed} differ from the "
-                               "main process's): its results could not be keyed; make the factory deterministic")
     key_path = Path(task["provenance_path"])
     if key_path.exists():
         key_path.unlink()  # the result about to be (re)written is not the one the old key described

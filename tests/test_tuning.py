@@ -1,6 +1,7 @@
 """Tracker hyper-parameter search (sesiam_lib.tuning): objective, resumable study, workers, storage, CLI, and the
 tuned file used by the tracker factory. Tiny random-init model (torch seed 0), 3 synthetic sequences of 20 frames."""
 
+import contextlib
 import csv
 import glob
 import json
@@ -8,6 +9,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -214,6 +216,21 @@ def test_cli_writes_the_contract(val_set, tmp_path):
     assert tracker_params(MODEL, tuned=out / "best_params.json")["scale_step"] == best["scale_step"]
 
 
+def _complete_trials_read_only(db: Path) -> int:
+    """Completed trials in a SQLite study, read without touching the schema.
+
+    ``optuna.load_study`` would create the tables itself when it looks while the tuning process is still creating
+    them, and the two creators collide (``UNIQUE constraint failed: alembic_version``): an observer must only read.
+    """
+    if not db.is_file():
+        return 0
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as con:
+            return con.execute("SELECT COUNT(*) FROM trials WHERE state = 'COMPLETE'").fetchone()[0]
+    except sqlite3.Error:  # tables not there yet, or locked by the writer: look again later
+        return 0
+
+
 @pytest.mark.slow
 def test_killed_run_loses_only_its_running_trials(val_set, tmp_path):
     out = tmp_path / "kill"
@@ -222,13 +239,8 @@ def test_killed_run_loses_only_its_running_trials(val_set, tmp_path):
     proc = _cli(*args, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline:  # kill it in the middle of the study
-        if (out / "study.db").is_file():
-            try:
-                study = optuna.load_study(study_name=f"{MODEL}-got10k-auc", storage=f"sqlite:///{out / 'study.db'}")
-            except KeyError:  # the database exists, the study not yet
-                study = None
-            if study is not None and len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))) >= 2:
-                break
+        if _complete_trials_read_only(out / "study.db") >= 2:
+            break
         time.sleep(0.3)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate()

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: setup test reproduce reproduce-update reproduce-3seeds smoke notebooks lab bench lock gpu-check
+.PHONY: setup test reproduce reproduce-update reproduce-3seeds synthetic-v2 smoke notebooks lab bench lock gpu-check
 
 # Installs exactly requirements.lock (what CI tested: every package pinned, dependencies of dependencies too, the
 # test and vot extras included) without resolving again, then the package itself. `make lock` refreshes the lock.
@@ -29,6 +29,9 @@ reproduce-update: $(STAMP)  ## the same, then make the new run the committed ref
 
 reproduce-3seeds: $(STAMP)  ## the same over three training seeds (mean ± std), about an hour
 	$(BIN)/python -m sesiam_lib.pipeline --preset tmnist_smnist_3seeds
+
+synthetic-v2: $(STAMP)  ## the pre-registered v2 protocol (results/README.md): hours on a CPU; re-run to resume
+	$(BIN)/python -m sesiam_lib.pipeline --preset synthetic_v2
 
 smoke: $(STAMP)  ## every notebook end to end on a tiny synthetic set (a couple of minutes)
 	$(BIN)/python -m sesiam_lib.pipeline --preset smoke --results-root runs/smoke-results

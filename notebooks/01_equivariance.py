@@ -131,7 +131,7 @@ if random_layers:
 # commuting with the downscale.
 
 # %%
-from sesiam_lib.models import build_model, load_checkpoint
+from sesiam_lib.models import build_model, checkpoint_model_options, load_checkpoint
 from sesiam_lib.pipeline.experiment import RunPaths, display_name
 from sesiam_lib.sesn.checks import measure_backbone_stages, scale_usage, summarize_stage_errors
 
@@ -156,12 +156,14 @@ for architecture in dict.fromkeys(entry["model"].split("-")[0] for entry in trai
     torch.manual_seed(seed)
     measure(f"{display_name(architecture)} (random init)", build_model(architecture), model_image_size, model_border)
 for entry in trained:
-    model = build_model(entry["model"].split("-")[0], **entry.get("model_options", {}))
     if "checkpoint" in entry:
         checkpoint, group = entry["checkpoint"], entry.get("label", display_name(entry["model"]))
     else:
         checkpoint = paths.checkpoint(entry["dataset"], entry["model"], entry["seed"])
         group = entry.get("label", f"{display_name(entry['model'])} trained on {entry['dataset']}")
+    # the build options the training run recorded (e.g. score_adjust) complete the entry's own
+    model = build_model(entry["model"].split("-")[0], **checkpoint_model_options(entry.get("model_options", {}),
+                                                                                 checkpoint))
     load_checkpoint(model, checkpoint)
     measure(group, model, model_image_size, model_border, seed=entry.get("seed", ""))
 if model_rows:

@@ -21,7 +21,7 @@ dataset = "S-MNIST"          # T-MNIST | S-MNIST (generated here) | GOT-10k (giv
 dataset_roots = {}           # real data folders by dataset name, e.g. GOT-10k: /data/GOT-10k
 model = "se_siamfc_tiny"     # siamfc_tiny | se_siamfc_tiny | siamfc_resnet22 | se_siamfc_resnet22
 seed = 0                     # model initialisation and pair sampling
-train_preset = "auto"        # a sesiam_lib.training preset (smoke, tmnist_tiny, smnist_tiny, paper); auto: by dataset
+train_preset = "auto"        # a sesiam_lib.training preset (smoke, tmnist_tiny, smnist_tiny, synthetic_v2, paper); auto: by dataset
 train_overrides = []         # more training overrides: strings in the dotted key, equals, value form
 data_counts = {"train": 200, "val": 20, "test": 40}   # synthetic sequences per split
 num_frames = 100             # frames per synthetic sequence
@@ -29,6 +29,8 @@ data_seed = 0                # the synthetic data is the same for every model an
 tag = ""                     # a variant's label: trains into <model>-<tag>_s<seed> (notebook 03: models entry "<model>-<tag>")
 model_options = {}           # build_model options of this variant, e.g. {"padding_mode": "circular"}
 device = "cpu"
+lr_grid = []                 # optim.lr_start values chosen from on the validation split (empty: the preset's)
+lr_seed = 0                  # the seed whose grid runs choose it (run it first); lr_end: lr_start x the preset ratio
 
 # %% [markdown]
 # # 02 — Training
@@ -36,6 +38,11 @@ device = "cpu"
 # Trains one model with a `sesiam_lib.training` preset: on the synthetic T-MNIST / S-MNIST benchmark (generated
 # here if missing) or on GOT-10k. Re-running resumes from the last checkpoint. Shows samples of the training pairs
 # with their labels and the loss / learning-rate curves.
+#
+# With `lr_grid`, the learning rate is chosen first (`sesiam_lib.training.lr_grid`): with `seed == lr_seed` one run
+# per grid value (`<model>-lr<value>_s<lr_seed>`) and the value with the best validation AUC (ties: the smaller)
+# written to `<results>/training/<dataset>/<model>_lr_selection.json`; every seed (lr_seed too) then trains its
+# normal run `<model>_s<seed>` with the chosen value. Other seeds need that file (run `lr_seed` first).
 
 # %%
 # %matplotlib inline
@@ -48,7 +55,7 @@ from sesiam_lib.data import PairDataset, load_got10k, synthetic_benchmark
 from sesiam_lib.data.viz import plot_pairs
 from sesiam_lib.models import build_model
 from sesiam_lib.pipeline.experiment import SYNTHETIC, RunPaths
-from sesiam_lib.training import plot_training_log, train
+from sesiam_lib.training import plot_lr_grid, plot_training_log, select_lr, train
 
 paths = RunPaths(run_name, results_root, work_root)
 name = f"{model}-{tag}" if tag else model
@@ -87,11 +94,25 @@ overrides = [f"model={model}", f"seed={seed}", f"device={device}", f"run_dir={pa
 overrides += [f"model_kwargs.{key}={value}" for key, value in model_options.items()]
 if dataset not in SYNTHETIC:
     overrides.append("data.dataset=got10k")
+else:  # dataset-agnostic presets (synthetic_v2): generate (only if data.root were empty) this dataset
+    overrides += [f"data.generate.kind={dataset}", f"validation.generate.kind={dataset}"]
 preset = train_preset if train_preset != "auto" else {"T-MNIST": "tmnist_tiny", "S-MNIST": "smnist_tiny"}.get(dataset, "paper")
 print("training preset:", preset)
-result = train(preset=preset, overrides=overrides + list(train_overrides))
+overrides += list(train_overrides)
+selection = None
+if lr_grid:
+    selection = select_lr(lr_grid, paths=paths, dataset=dataset, name=name, seed=seed, lr_seed=lr_seed,
+                          preset=preset, overrides=overrides)
+    for run in selection["runs"]:
+        print(f"  lr_start {run['lr_start']:g}: best validation AUC {run['best_auc']:.4f} at epoch "
+              f"{run['best_epoch']}, last epoch {run['stop_epoch']}{' (plateau)' if run['stopped_early'] else ''}")
+    print("chosen:", selection["chosen"], "->", selection["path"])
+    overrides += selection["overrides"]
+result = train(preset=preset, overrides=overrides)
 print("epochs:", result.epochs_completed, "steps:", result.global_step, "skipped steps:", result.skipped_steps)
 print("best epoch:", result.best_epoch, "validation AUC:", result.best_metric)
+if result.stopped_early:
+    print(f"stopped early after epoch {result.stop_epoch}: validation plateau")
 print("final checkpoint:", result.final_checkpoint)
 for log in (result.log_steps, result.log_epochs):
     shutil.copyfile(log, out_dir / Path(log).name)  # small CSV logs next to the other reviewable outputs
@@ -100,3 +121,15 @@ for log in (result.log_steps, result.log_epochs):
 fig = plot_training_log(result.run_dir)
 fig.savefig(out_dir / "training_curves.png", dpi=120)
 fig
+
+# %% [markdown]
+# ## Learning-rate grid
+# Validation AUC per epoch of each grid run (seed `lr_seed`); the chosen value in bold, best epochs starred.
+
+# %%
+if selection is not None:
+    fig = plot_lr_grid(selection)
+    fig.savefig(out_dir / "lr_grid.png", dpi=120)
+    plt.show()
+else:
+    print("no lr_grid: the preset's learning rate")

@@ -28,9 +28,14 @@ tracker_benchmark = None     # released hyper-parameters to use (OTB2013, OTB201
 hyper_family = None          # give every tracker this family's released hyper-parameters ("SiamFC+" or "SE-SiamFC");
                              # None: each model its own family's, as in the paper
 tracker_tag = ""             # appended to the result folder names, <model>-<tag>_s<seed>, to keep variants apart
+true_size = False            # "true size given": localisation alone (each frame searched at its true size with one
+                             # scale, boxes reported with the true size); "truesize" is appended to the tag
+tracker_overrides = {}       # tracker settings applied to every tracker after the released/tuned setting,
+                             # e.g. {"num_scales": 1} (T-MNIST tracked with one scale); unknown keys are an error
 tuned = {}                   # tuned hyper-parameters (best_params.json of python -m sesiam_lib.tuning) by tracker name
                              # (<model>_s<seed>, a checkpoints name) or models entry; "auto": notebook 05's files for
-                             # this dataset (<results_root>/<run>/tuning/<dataset>/<name>/best_params.json)
+                             # this dataset (<results_root>/<run>/tuning/<dataset>/<model>_s<seed>/best_params.json)
+tuned_seed = None            # with tuned "auto": use the setting tuned for <model>_s<tuned_seed> for every seed
 train_run = None             # the run whose notebook-02 checkpoints (and synthetic data) to use; None: this run
 max_sequences = None         # track only the first N sequences
 limit_sequences = None       # DRY RUN: only the first N sequences present in the tree (missing ones: a warning)
@@ -58,8 +63,9 @@ import numpy as np
 
 from sesiam_lib.core.io import atomic_write_text
 from sesiam_lib.evaluation import read_otb_result
-from sesiam_lib.pipeline.experiment import (OTB, VOT, RunPaths, benchmark_protocol, display_name, load_benchmark,
-                                            tracker_name, write_dry_run_note)
+from sesiam_lib.pipeline.experiment import (OTB, TRUE_SIZE_TAG, VOT, RunPaths, benchmark_protocol,
+                                            check_tracker_overrides, display_name, load_benchmark, tracker_name,
+                                            tracking_tag, tuned_file, write_dry_run_note)
 from sesiam_lib.tracking import TrackerFactory, run_otb, run_vot, tracker_params
 from sesiam_lib.tracking.runners import track_sequence
 from sesiam_lib.tracking.visualize import animate_sequence, plot_response_maps
@@ -81,33 +87,32 @@ if missing:
 else:
     missing_note.unlink(missing_ok=True)  # left by an earlier dry run
 hyper = tracker_benchmark or (dataset if dataset in OTB + VOT else "OTB2015")
-suffix = f"_{tracker_tag}" if tracker_tag else ""  # keeps the figures of tagged variants apart
-shared_hyper = tracker_params(hyper_family, hyper) if hyper_family else {}
-
-
-def tuned_file(name, model):
-    """The tuned setting of one tracker (None: the released `hyper`); explicit hyper_family values still win."""
-    if tuned == "auto":
-        path = paths.tuning_results(dataset) / name / "best_params.json"
-        if not path.is_file():
-            raise FileNotFoundError(f"tuned='auto': {path} does not exist; run notebook 05 (tuning) for {dataset} first")
-        return str(path)
-    return (tuned or {}).get(name) or (tuned or {}).get(model)
-
+tag = tracking_tag(tracker_tag, true_size, dataset)  # tracker_tag (+ "truesize"): the result folders' tag
+suffix = f"_{tag}" if tag else ""  # keeps the figures of tagged variants apart
+# explicit hyper_family values and tracker_overrides win over the released and the tuned setting
+shared_hyper = {**(tracker_params(hyper_family, hyper) if hyper_family else {}),
+                **check_tracker_overrides(tracker_overrides)}
 
 factories = {}
 for model in models:
     for seed in seeds:
-        name = tracker_name(f"{model}-{tracker_tag}" if tracker_tag else model, seed)
+        name = tracker_name(f"{model}-{tag}" if tag else model, seed)
         checkpoint = train_paths.checkpoint(train_dataset or dataset, model, seed)
         factories[name] = TrackerFactory(model.split("-")[0], checkpoint=str(checkpoint), benchmark=hyper, device=device,
                                          name=name, model_options=model_options.get(model, {}),
-                                         tracker_options=shared_hyper, tuned=tuned_file(name, model))
-for name, entry in checkpoints.items():
+                                         tracker_options=shared_hyper,
+                                         tuned=tuned_file(paths, dataset, tuned, name=name, model=model, seed=seed,
+                                                          tuned_seed=tuned_seed))
+given = []  # the checkpoints trackers' names (true_size: "<name>-truesize")
+for key, entry in checkpoints.items():
+    name = f"{key}-{TRUE_SIZE_TAG}" if true_size else key
+    given.append(name)
     checkpoint = entry["checkpoint"][dataset] if isinstance(entry["checkpoint"], dict) else entry["checkpoint"]
     factories[name] = TrackerFactory(entry["model"], checkpoint=checkpoint, benchmark=hyper, device=device, name=name,
-                                     tuned=tuned_file(name, entry["model"]))
-print(len(sequences), "sequences;", "trackers:", list(factories), "; hyper-parameters:", hyper, shared_hyper or "")
+                                     tracker_options=check_tracker_overrides(tracker_overrides),
+                                     tuned=tuned_file(paths, dataset, tuned, name=key, model=entry["model"]))
+print(len(sequences), "sequences;", "trackers:", list(factories), "; hyper-parameters:", hyper, shared_hyper or "",
+      "; TRUE SIZE GIVEN (localisation alone)" if true_size else "")
 for name, factory in factories.items():
     if factory.tuned:
         print(f"  {name}: tuned setting {factory.tuned}")
@@ -116,7 +121,9 @@ for name, factory in factories.items():
 runner = run_vot if benchmark_protocol(dataset) == "vot" else run_otb
 records = {}
 for name, factory in factories.items():
-    records[name] = runner(factory, sequences, out_dir, name, workers=workers, benchmark=hyper, progress=False)
+    options = {"true_size": True} if true_size else {}  # one-pass only (tracking_tag checked the dataset)
+    records[name] = runner(factory, sequences, out_dir, name, workers=workers, benchmark=hyper, progress=False,
+                           **options)
     fps = records[name].get("mean_fps")
     print(f"{name:24s} mean FPS", "n/a" if fps is None else f"{fps:.1f}")
 
@@ -139,9 +146,9 @@ if benchmark_protocol(dataset) == "otb":
 # %%
 probe = min(len(sequence) - 1, 20)
 for name, factory in factories.items():
-    if name not in checkpoints and not (seeds and name.endswith(f"_s{seeds[0]}")):  # released preset: seeds = []
+    if name not in given and not (seeds and name.endswith(f"_s{seeds[0]}")):  # released preset: seeds = []
         continue
-    debug = track_sequence(factory(), sequence, debug=True, max_frames=probe + 1)["debug"][-1]
+    debug = track_sequence(factory(), sequence, debug=True, max_frames=probe + 1, true_size=true_size)["debug"][-1]
     fig = plot_response_maps(debug)
     fig.suptitle(f"{name}: frame {probe + 1}, chosen scale {debug.get('best_scale')}")
     fig.savefig(out_dir / f"responses_{name}_{sequence.name}.png", dpi=100)

@@ -26,6 +26,10 @@ train_run = None                   # the run whose synthetic data was tracked (n
 limit_sequences = None             # DRY RUN (as given to notebook 03): the first N sequences present in each tree
 limit_frames = None                # DRY RUN (as given to notebook 03): the first M frames of each sequence
 vot_overlap = "continuous"         # VOT region overlap: continuous | pixels (the VOT2016/2017 toolkit's, as published)
+bootstrap = True                   # paired bootstrap intervals of challenger − baseline (seeds x sequences), per pair
+bootstrap_resamples = 10000        # ... resamples, seed and level
+bootstrap_seed = 0
+bootstrap_confidence = 0.95
 
 # %% [markdown]
 # # 04 — Benchmark plots and tables
@@ -52,12 +56,13 @@ out_dir = paths.benchmark()
 out_dir.mkdir(parents=True, exist_ok=True)
 if write_dry_run_note(paths, limit_sequences, limit_frames):
     display(Markdown("**DRY RUN** (`limit_sequences` / `limit_frames` set): these numbers are not the benchmarks'."))
-results = {}
+results, benchmark_sequences = {}, {}
 for dataset in datasets:
     if dataset in VOT:
         continue
     sequences = load_benchmark(dataset, data_paths, dataset_roots.get(dataset), limit_sequences=limit_sequences,
                                limit_frames=limit_frames)
+    benchmark_sequences[dataset] = sequences
     results[dataset] = evaluate_otb(paths.tracking_results(dataset), sequences)
     for name, r in results[dataset].items():
         print(f"{dataset:8s} {name:24s} AUC {r.success_auc:.3f}  Prec@20 {r.precision:.3f}  NormPrec {r.norm_precision:.3f}")
@@ -118,6 +123,34 @@ for dataset, stats in summary.items():
 verdict = "\n".join(lines) or "- no pair of trackers to compare"
 atomic_write_text(out_dir / "verdict.md", "### Verdict\n\n" + verdict + "\n")
 display(Markdown(verdict))
+
+# %% [markdown]
+# ## Paired bootstrap intervals of challenger − baseline
+#
+# For each pair (`baseline`, `challenger`, then `comparisons`) and one-pass dataset: the success AUC of each tracker
+# (mean ± std over seeds), the mean paired difference (seed i of both, the same sequences) and its 95 % percentile
+# interval from a two-way bootstrap that resamples seeds and sequences independently, overall and per scale-change bin
+# (`sesiam_lib.evaluation.compare_paired`). Saved as `paired_bootstrap.{csv,md,tex}` (the CSV with unrounded numbers).
+
+# %%
+from sesiam_lib.evaluation import compare_paired, write_paired_comparison
+
+paired_rows = []
+if bootstrap:
+    for dataset, res in results.items():
+        for base, chall in [[baseline, challenger]] + [list(pair) for pair in comparisons]:
+            if base not in summary[dataset] or chall not in summary[dataset]:
+                print(f"{dataset}: no results of {base if base not in summary[dataset] else chall}; skipped")
+                continue
+            try:
+                paired_rows += compare_paired(res, base, chall, sequences=benchmark_sequences[dataset],
+                                              dataset=dataset, n_resamples=bootstrap_resamples, seed=bootstrap_seed,
+                                              confidence=bootstrap_confidence)
+            except (KeyError, ValueError) as exc:  # e.g. a released tracker without seeds, no common seed
+                print(f"{dataset}: {chall} vs {base} not paired: {exc}")
+if paired_rows:
+    paired_files = write_paired_comparison(paired_rows, out_dir / "paired_bootstrap")
+    display(Markdown(paired_files["md"].read_text()))
 
 # %% [markdown]
 # ## Does each tracker follow the target's scale?

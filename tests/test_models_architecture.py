@@ -267,3 +267,104 @@ def test_gradual_unfreezing_follows_release(name):
     assert all(p.requires_grad for p in layer1.parameters())
     model.eval()
     assert not any(m.training for m in model.modules())
+
+
+# ---------------------------------------------------------------------------------------------------------
+# score_adjust: the learnable affine score layer (the original SiamFC's ``adjust``)
+
+
+@pytest.mark.parametrize("name", FULL + TINY + ["se_siamfc_tiny_sesn"])
+def test_score_adjust_init_keys_and_options(name):
+    default, adjusted = build_model(name), build_model(name, score_adjust=True)
+    assert default.adjust is None and not default.score_adjust
+    assert not any(k.startswith("adjust") for k in default.state_dict())
+    assert "score_adjust" not in default.extra_repr()
+    sd = adjusted.state_dict()
+    assert list(sd) == list(default.state_dict()) + ["adjust.weight", "adjust.bias"]
+    assert sd["adjust.weight"].shape == (1, 1, 1, 1) and sd["adjust.bias"].shape == (1,)
+    assert sd["adjust.weight"].item() == pytest.approx(1e-3) and sd["adjust.bias"].item() == 0.0
+    assert isinstance(adjusted.adjust, nn.Conv2d) and adjusted.score_adjust
+    assert adjusted.build_options == {"score_adjust": True}
+    assert "score_adjust=True" in repr(adjusted)
+    assert count_parameters(adjusted) == count_parameters(default) + 2
+    with pytest.raises(TypeError, match="score_adjust"):
+        build_model(name, score_adjust="yes")
+
+
+@pytest.mark.parametrize("name,impl", [("siamfc_tiny", None), ("se_siamfc_tiny", "fast"),
+                                       ("se_siamfc_tiny", "reference"), ("se_siamfc_tiny_sesn", "fast")])
+def test_score_adjust_is_affine_in_the_xcorr(name, impl):
+    options = {} if impl is None else {"sesn_impl": impl}
+    torch.manual_seed(0)
+    default = build_model(name, **options).eval()
+    adjusted = build_model(name, score_adjust=True, **options).eval()
+    adjusted.load_state_dict({**default.state_dict(), "adjust.weight": torch.full((1, 1, 1, 1), 2.0),
+                              "adjust.bias": torch.full((1,), 3.0)})
+    z, x = torch.rand(2, 3, 79, 79) * 255, torch.rand(2, 3, 159, 159) * 255
+    with torch.no_grad():
+        corr = xcorr(default.embed(z), default.embed(x))
+        assert torch.equal(default(z, x), 0.1 * corr)  # the default head is bitwise unchanged
+        got = adjusted(z, x)
+        assert torch.allclose(got, 2 * corr + 3, rtol=1e-6, atol=1e-6 * corr.abs().max().item())
+        adjusted.template(z[:1])
+        assert torch.allclose(adjusted.track(x), 2 * xcorr(default.embed(z[:1]), default.embed(x)) + 3,
+                              rtol=1e-6, atol=1e-6 * corr.abs().max().item())
+
+
+@pytest.mark.parametrize("name", ["siamfc_tiny", "se_siamfc_tiny_sesn"])
+def test_score_adjust_gets_gradients(name):
+    torch.manual_seed(0)
+    model = build_model(name, score_adjust=True).train()
+    z, x = torch.rand(2, 3, 79, 79) * 255, torch.rand(2, 3, 159, 159) * 255
+    scores = model(z, x)
+    labels = (torch.rand_like(scores) > 0.8).float()
+    model.loss(scores, labels).backward()
+    assert model.adjust.weight.grad is not None and model.adjust.weight.grad.abs().item() > 0
+    assert model.adjust.bias.grad is not None and model.adjust.bias.grad.abs().item() > 0
+    assert model.features.features.conv1.weight.grad.abs().sum() > 0
+    model.unfix(0.0)  # gradual unfreezing freezes backbone parts only: the score layer stays trainable
+    assert model.adjust.weight.requires_grad and model.adjust.bias.requires_grad
+
+
+# ---------------------------------------------------------------------------------------------------------
+# se_siamfc_tiny_sesn: the SESN authors' from-scratch scale-conv configuration
+
+
+def test_se_siamfc_tiny_sesn_configuration():
+    from sesiam_lib.sesn import SESConvHH, SESConvHH1x1, SESConvZ2H
+
+    model = build_model("se_siamfc_tiny_sesn")
+    spec = model.spec
+    assert spec.scales == pytest.approx((1.0, 2 ** (1 / 3), 2 ** (2 / 3), 2.0))
+    assert not spec.interscale and model.num_scales == 4
+    assert (spec.stem_channels, spec.planes, spec.blocks) == (16, (16, 32), (2, 2))  # the tiny widths / depth
+    assert (spec.stem_kernel, spec.stem_effective, spec.mid_kernel, spec.mid_effective) == (11, 5, 7, 3)
+    assert (model.exemplar_size, model.instance_size, model.score_size) == (79, 159, 11)
+    assert (model.exemplar_feature_size, model.instance_feature_size) == (4, 14)
+    trunk = model.features.features
+    assert trunk.conv1.kernel_size == 11 and trunk.conv1.basis.shape == (25, 4, 11, 11)
+    for m in trunk.modules():
+        if isinstance(m, SESConvHH1x1):
+            assert m.scale_size == 1  # no interscale taps
+        elif isinstance(m, (SESConvHH, SESConvZ2H)) and m is not trunk.conv1:
+            assert m.kernel_size == 7 and m.basis.shape == (9, 4, 7, 7)
+            if isinstance(m, SESConvHH):
+                assert m.scale_size == 1
+    assert torch.equal(trunk.conv1.basis, hermite_basis(11, spec.scales, 5))
+    assert count_parameters(model) == 52688  # siamfc_tiny minus (49 - 25) * 3 * 16 stem weights
+    assert model.score_size == build_model("se_siamfc_tiny").score_size
+
+
+def test_se_siamfc_tiny_sesn_stem_kernel_is_not_truncated_more_than_the_release():
+    """The rule behind K 11 for the stem (see sesiam_lib.models.tiny): at the largest scale, the share of a basis
+    function's energy that falls outside the K x K support is at most the release stem's (K 9 / E 7 at 1.764)."""
+    from sesiam_lib.sesn.basis import _one_scale
+
+    def lost(k, e, scale):
+        f = _one_scale(61, scale, e).double()
+        inside = f[:, 30 - k // 2:31 + k // 2, 30 - k // 2:31 + k // 2].pow(2).sum((1, 2))
+        return (1 - inside / f.pow(2).sum((1, 2))).max().item()
+
+    release_stem, release_mid = lost(9, 7, 0.9 * 1.4**2), lost(5, 3, 0.9 * 1.4**2)
+    assert lost(11, 5, 2.0) <= release_stem < lost(9, 5, 2.0)  # K 9 would truncate twice as much: K 11
+    assert lost(7, 3, 2.0) <= release_mid  # the middle convs' K 7 truncates less than the release's K 5

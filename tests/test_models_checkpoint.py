@@ -219,3 +219,78 @@ def test_loading_clears_cached_template(tmp_path):
     torch.save(_randomized("siamfc_tiny").state_dict(), path)
     load_checkpoint(model, path)
     assert model.zf is None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# score_adjust checkpoints
+
+
+def _training_checkpoint(model, name, path, **model_kwargs):
+    """A file in the layout of sesiam_lib.training's checkpoints (weights, model name, resolved config)."""
+    from sesiam_lib.training.checkpointing import CHECKPOINT_FORMAT
+    from sesiam_lib.training.config import TrainConfig, config_to_dict
+
+    config = config_to_dict(TrainConfig(model=name, model_kwargs=dict(model_kwargs)))
+    torch.save({"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "model_name": name, "epoch": 1,
+                "step": 0, "global_step": 10, "config": config}, path)
+    return path
+
+
+def test_score_adjust_round_trip_and_recorded_kwargs(tmp_path):
+    from sesiam_lib.models import recorded_model_kwargs
+
+    model = _randomized("se_siamfc_tiny", seed=1, score_adjust=True)
+    with torch.no_grad():
+        model.adjust.weight.fill_(0.02)
+        model.adjust.bias.fill_(-0.5)
+    path = _training_checkpoint(model, "se_siamfc_tiny", tmp_path / "v2.pth", score_adjust=True, sesn_impl="fast")
+    assert recorded_model_kwargs(path) == {"score_adjust": True, "sesn_impl": "fast"}
+    other = build_model("se_siamfc_tiny", score_adjust=True)
+    load_checkpoint(other, path)
+    _assert_same_state(model, other)
+    torch.save(build_model("siamfc_tiny").state_dict(), tmp_path / "bare.pth")
+    assert recorded_model_kwargs(tmp_path / "bare.pth") == {}
+
+
+def test_score_adjust_mismatch_names_the_option(tmp_path):
+    adjusted = build_model("siamfc_tiny", score_adjust=True)
+    path = _training_checkpoint(adjusted, "siamfc_tiny", tmp_path / "v2.pth", score_adjust=True)
+    plain = build_model("siamfc_tiny")
+    before = {k: v.clone() for k, v in plain.state_dict().items()}
+    with pytest.raises(CheckpointError, match=r"score_adjust=True") as info:
+        load_checkpoint(plain, path)
+    message = str(info.value)
+    assert "build_model('siamfc_tiny', score_adjust=True" in message
+    assert "'siamfc_tiny'" in message and "built with score_adjust=True" in message  # what the file looks like
+    assert "model_kwargs {'score_adjust': True}" in message  # the file's recorded training options
+    assert all(torch.equal(v, before[k]) for k, v in plain.state_dict().items())  # model untouched
+    # the reverse: an ordinary file into a score_adjust model
+    bare = tmp_path / "bare.pth"
+    torch.save(build_model("se_siamfc_tiny").state_dict(), bare)
+    with pytest.raises(CheckpointError, match=r"built with score_adjust=True; build it without"):
+        load_checkpoint(build_model("se_siamfc_tiny", score_adjust=True), bare)
+
+
+def test_tracker_factory_uses_the_recorded_model_kwargs(tmp_path):
+    from sesiam_lib.tracking.runners import TrackerFactory
+
+    model = _randomized("se_siamfc_tiny_sesn", seed=2, score_adjust=True)
+    path = _training_checkpoint(model, "se_siamfc_tiny_sesn", tmp_path / "v2.pth", score_adjust=True,
+                                sesn_impl="reference", padding_mode="circular")
+    built = TrackerFactory("se_siamfc_tiny_sesn", checkpoint=str(path)).build_model()
+    assert built.score_adjust and not built.training
+    _assert_same_state(model, built)
+    # runtime options are not taken from the checkpoint: the release trains circular, evaluates constant
+    assert built.build_options == {"score_adjust": True}
+    assert built.padding_mode == "constant" and built.sesn_impl == "fast"
+    # given options complete the recorded ones; an explicit runtime option is no conflict
+    built = TrackerFactory("se_siamfc_tiny_sesn", checkpoint=str(path),
+                           model_options={"padding_mode": "circular", "sesn_impl": "fast"}).build_model()
+    assert built.score_adjust and built.padding_mode == "circular"
+    with pytest.raises(ValueError, match=r"score_adjust: model_options False vs checkpoint True"):
+        TrackerFactory("se_siamfc_tiny_sesn", checkpoint=str(path), model_options={"score_adjust": False}).build_model()
+    # files that record nothing keep the given options
+    bare = tmp_path / "bare.pth"
+    torch.save(build_model("siamfc_tiny").state_dict(), bare)
+    built = TrackerFactory("siamfc_tiny", checkpoint=str(bare)).build_model()
+    assert not built.score_adjust and built.build_options == {}

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import sesiam_lib.models.fast as fast_module
-from sesiam_lib.models import FastSiamFC, build_model, optimize_for_inference
+from sesiam_lib.models import FastSiamFC, build_model, optimize_for_inference, xcorr
 from sesiam_lib.models.fast import kernel_support
 from sesiam_lib.sesn import hermite_basis, se_scales
 
@@ -51,7 +51,8 @@ def test_kernel_support_of_the_released_bases():
 
 
 @pytest.mark.parametrize("name,padding_mode", [("siamfc_tiny", None), ("se_siamfc_tiny", "constant"),
-                                               ("se_siamfc_tiny", "circular")])
+                                               ("se_siamfc_tiny", "circular"), ("se_siamfc_tiny_sesn", "constant"),
+                                               ("se_siamfc_tiny_sesn", "circular")])
 @pytest.mark.parametrize("sizes", [None, (80, 162), (71, 150)])
 def test_tiny_fast_equals_reference(name, padding_mode, sizes):
     options = {} if padding_mode is None else {"padding_mode": padding_mode}
@@ -111,3 +112,35 @@ def test_fast_model_is_a_snapshot_and_inference_only():
     assert torch.allclose(fast.track(x), ref, rtol=0, atol=RTOL * ref.abs().max().item())
     with pytest.raises(TypeError):
         optimize_for_inference(nn.Linear(2, 2))
+
+
+def test_kernel_support_of_the_sesn_style_bases():
+    scales = [2 ** (i / 3) for i in range(4)]
+    assert kernel_support(hermite_basis(11, scales, 5)) == [3, 2, 1, 0]  # 5x5, 7x7, 9x9, 11x11
+    assert kernel_support(hermite_basis(7, scales, 3)) == [2, 1, 1, 0]  # 3x3, 5x5, 5x5, 7x7
+
+
+@pytest.mark.parametrize("name,impl", [("siamfc_tiny", None), ("se_siamfc_tiny", "fast"),
+                                       ("se_siamfc_tiny", "reference"), ("se_siamfc_tiny_sesn", "fast")])
+def test_fast_copy_applies_the_score_adjust_layer(name, impl):
+    options = {"score_adjust": True} if impl is None else {"score_adjust": True, "sesn_impl": impl}
+    model = _random_model(name, seed=3, **options)
+    with torch.no_grad():
+        model.adjust.weight.fill_(-0.37)
+        model.adjust.bias.fill_(1.25)
+    fast = model.fast()
+    assert isinstance(fast, FastSiamFC) and fast.score_adjust and not list(fast.parameters())
+    assert fast.adjust_weight.item() == pytest.approx(-0.37) and fast.adjust_bias.item() == pytest.approx(1.25)
+    _compare(model, fast, model.exemplar_size, model.instance_size)
+    g = torch.Generator().manual_seed(1)
+    z = torch.rand(2, 3, model.exemplar_size, model.exemplar_size, generator=g) * 255
+    x = torch.rand(2, 3, model.instance_size, model.instance_size, generator=g) * 255
+    with torch.no_grad():
+        ref, got = model(z, x), fast(z, x)
+        assert _rel_err(got, ref) < RTOL
+        corr = xcorr(model.embed(z), model.embed(x))  # the adjust layer really acts on both
+        assert _rel_err(got, -0.37 * corr + 1.25) < RTOL
+    # a later change of the reference model's adjust layer needs a new fast copy (a snapshot)
+    with torch.no_grad():
+        model.adjust.bias.fill_(0.0)
+    assert fast.adjust_bias.item() == pytest.approx(1.25)

@@ -213,12 +213,13 @@ def _pair(model, batch, dtype, seed=0):
     return z, x, labels
 
 
+@pytest.mark.parametrize("name", ["se_siamfc_tiny", "se_siamfc_tiny_sesn"])
 @pytest.mark.parametrize("padding_mode", ["constant", "circular"])
-def test_tiny_model_forward_loss_backward(padding_mode):
+def test_tiny_model_forward_loss_backward(padding_mode, name):
     opts = dict(padding_mode=padding_mode, exemplar_size=63, instance_size=111)
     torch.manual_seed(0)
-    ref = build_model("se_siamfc_tiny", sesn_impl="reference", **opts).double().train()
-    fast = build_model("se_siamfc_tiny", sesn_impl="fast", **opts).double().train()
+    ref = build_model(name, sesn_impl="reference", **opts).double().train()
+    fast = build_model(name, sesn_impl="fast", **opts).double().train()
     fast.load_state_dict(ref.state_dict())
     z, x, labels = _pair(ref, 2, torch.float64)
     results = []
@@ -244,11 +245,12 @@ def test_tiny_model_forward_loss_backward(padding_mode):
         assert rel(fast(z, x), ref(z, x)) < RTOL
 
 
-def test_tiny_model_float32_training_step_agrees():
+@pytest.mark.parametrize("name", ["se_siamfc_tiny", "se_siamfc_tiny_sesn"])
+def test_tiny_model_float32_training_step_agrees(name):
     """float32 train-mode scores and loss at 1e-5; gradients of the first step close (see the module docstring)."""
     torch.manual_seed(0)
-    ref = build_model("se_siamfc_tiny", sesn_impl="reference").train()
-    fast = build_model("se_siamfc_tiny").train()
+    ref = build_model(name, sesn_impl="reference").train()
+    fast = build_model(name).train()
     fast.load_state_dict(ref.state_dict())
     z, x, labels = _pair(ref, 2, torch.float32)
     out = []

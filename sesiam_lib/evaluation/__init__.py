@@ -9,6 +9,8 @@ Modules, read top to bottom:
   ``invalid_gt="lasot"``, NfS, TC128), attributes, speed as the got10k toolkit reports it, flat rows.
 - :mod:`.vot` -- :func:`evaluate_vot`: accuracy, failures, robustness, EAO exactly as pysot / the VOT toolkit.
 - :mod:`.got10k` -- :func:`evaluate_got10k`: AO, SR0.5, SR0.75.
+- :mod:`.bootstrap` -- :func:`paired_bootstrap`: two-way (seeds x sequences) paired bootstrap interval of a
+  difference; :func:`compare_paired`: a challenger vs a baseline over seeds, overall and per scale-change bin.
 - :mod:`.scale_following` -- :func:`scale_following`: the target's apparent scale in the search crop, per frame.
 - :mod:`.plots` -- success/precision plots, EAO curves and ranking, attribute bars (Agg-safe).
 - :mod:`.tables` -- paper-layout tables (CSV, Markdown, LaTeX).
@@ -18,6 +20,16 @@ imports matplotlib.
 """
 
 from . import overlap
+from .bootstrap import (
+    BootstrapInterval,
+    compare_paired,
+    paired_bootstrap,
+    paired_bootstrap_by_bin,
+    paired_table,
+    per_sequence_scores,
+    scale_change_bins,
+    write_paired_comparison,
+)
 from .got10k import evaluate_got10k, evaluate_got10k_boxes
 from .otb import (
     DEFAULT_SCALE_BINS,
@@ -50,6 +62,14 @@ from .vot import EAO_RANGES, evaluate_vot, evaluate_vot_trackers, evaluate_vot_t
 
 __all__ = [
     "overlap",
+    "BootstrapInterval",
+    "paired_bootstrap",
+    "paired_bootstrap_by_bin",
+    "scale_change_bins",
+    "per_sequence_scores",
+    "compare_paired",
+    "paired_table",
+    "write_paired_comparison",
     "iou_xywh",
     "center_error",
     "poly_overlap",

@@ -33,6 +33,8 @@ from .checkpoint import (
     load_checkpoint,
     normalize_state_dict,
     read_checkpoint,
+    checkpoint_model_options,
+    recorded_model_kwargs,
 )
 from .common import BackboneSpec, feature_size, score_size
 from .fast import FastSiamFC, optimize_for_inference
@@ -57,6 +59,8 @@ __all__ = [
     "xcorr",
     "load_checkpoint",
     "read_checkpoint",
+    "recorded_model_kwargs",
+    "checkpoint_model_options",
     "check_state_dict",
     "identify_architecture",
     "normalize_state_dict",

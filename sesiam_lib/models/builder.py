@@ -5,6 +5,8 @@
   (scale-pooled by the head), scores 17x17.
 - ``siamfc_tiny`` / ``se_siamfc_tiny``: the same structures, narrower and shallower (stem 16, planes (16, 32),
   blocks (2, 2)). Crops 79 / 159, features 128 x 4x4 / 14x14, scores 11x11 (see :mod:`.tiny`).
+- ``se_siamfc_tiny_sesn``: ``se_siamfc_tiny`` with the SESN authors' from-scratch scale-conv configuration
+  (4 scales 2**(i/3), no interscale taps, middle K 7 / E 3, stem K 11 / E 5; see :mod:`.tiny`).
 
 All have stride 8. Options (all models): ``exemplar_size``, ``instance_size`` (other crop sizes; the score size
 follows from the geometry, :func:`~sesiam_lib.models.common.score_size`). SE models: ``padding_mode``
@@ -13,7 +15,9 @@ with) and ``sesn_impl``: ``'fast'`` (the default, also for training: :mod:`sesia
 ``'reference'`` (the straightforward layers of :mod:`sesiam_lib.sesn.layers`, the numerical reference); both have
 the same state dict (checkpoints load into either) and compute the same function and gradients to float rounding.
 The plain models have no scale layers: they accept ``sesn_impl`` (either value, validated) and ignore it, so one
-training config can switch ``model`` freely; their ``sesn_impl`` attribute is ``None``.
+training config can switch ``model`` freely; their ``sesn_impl`` attribute is ``None``. ``score_adjust``
+(all models, default ``False``): a learnable affine map of the xcorr score instead of ``0.1 *`` (see
+:mod:`.siamfc`); it adds the state-dict keys ``adjust.weight`` / ``adjust.bias``.
 """
 
 from __future__ import annotations
@@ -50,9 +54,11 @@ class _SizedSiamFC(SiamFC):
 
 
 class SiamFCPlus(_SizedSiamFC):
-    """SiamFC+ (SiamDW's ``SiamFCRes22``): CIResNet backbone + ``0.1 * xcorr`` head.
+    """SiamFC+ (SiamDW's ``SiamFCRes22``): CIResNet backbone + ``0.1 * xcorr`` head (``score_adjust=True``: the
+    learnable ``adjust`` layer instead, see :mod:`.siamfc`).
 
-    State dict: ``features.features.*`` exactly as SiamDW's releases. Input RGB 0..255 (flipped to BGR inside).
+    State dict: ``features.features.*`` exactly as SiamDW's releases (+ ``adjust.*`` with ``score_adjust``).
+    Input RGB 0..255 (flipped to BGR inside).
     """
 
     scale_equivariant = False
@@ -60,18 +66,20 @@ class SiamFCPlus(_SizedSiamFC):
     sesn_impl = None  # no scale layers: build_model accepts and ignores the option
 
     def __init__(self, spec: BackboneSpec = FULL_PLAIN, exemplar_size: int = 127, instance_size: int = 255,
-                 arch: str = "siamfc_resnet22") -> None:
+                 arch: str = "siamfc_resnet22", score_adjust: bool = False) -> None:
         super().__init__()
         self.arch = arch
         self.features = CIResNetFeatures(spec)
+        self._init_score_adjust(score_adjust)
         self._set_geometry(spec, exemplar_size, instance_size)
 
 
 class SESiamFC(_SizedSiamFC):
-    """SE-SiamFC (``SESiamFCResNet22``): SE-ResNet backbone; the head scale-pools, then ``0.1 * xcorr``.
+    """SE-SiamFC (``SESiamFCResNet22``): SE-ResNet backbone; the head scale-pools, then ``0.1 * xcorr``
+    (``score_adjust=True``: the learnable ``adjust`` layer instead, see :mod:`.siamfc`).
 
     State dict: ``features.mean``, ``features.std``, ``features.features.*`` (with the ``basis`` buffers) exactly
-    as the release. Input RGB 0..255 (normalised inside).
+    as the release (+ ``adjust.*`` with ``score_adjust``). Input RGB 0..255 (normalised inside).
     """
 
     scale_equivariant = True
@@ -79,10 +87,11 @@ class SESiamFC(_SizedSiamFC):
 
     def __init__(self, spec: BackboneSpec = FULL_SE, exemplar_size: int = 127, instance_size: int = 255,
                  padding_mode: str = "constant", arch: str = "se_siamfc_resnet22",
-                 sesn_impl: str = DEFAULT_SESN_IMPL) -> None:
+                 sesn_impl: str = DEFAULT_SESN_IMPL, score_adjust: bool = False) -> None:
         super().__init__()
         self.arch = arch
         self.features = SEResNetFeatures(spec, padding_mode=padding_mode, sesn_impl=sesn_impl)
+        self._init_score_adjust(score_adjust)
         self._set_geometry(spec, exemplar_size, instance_size)
 
     @property
@@ -139,7 +148,9 @@ def build_model(name: str, **options: Any) -> SiamFC:
         name: ``'siamfc_resnet22'``, ``'se_siamfc_resnet22'``, ``'siamfc_tiny'``, ``'se_siamfc_tiny'``
             (see :func:`list_models`).
         **options: ``exemplar_size``, ``instance_size``, ``sesn_impl`` (``'fast'`` default / ``'reference'``;
-            ignored by the plain models); SE models also ``padding_mode``.
+            ignored by the plain models), ``score_adjust`` (``False`` default: ``0.1 * xcorr``; ``True``: a
+            learnable ``adjust = nn.Conv2d(1, 1, 1)`` on the xcorr, weight 1e-3 / bias 0 at init); SE models also
+            ``padding_mode``.
     """
     if name not in _REGISTRY:
         raise KeyError(f"unknown model {name!r}; known: {list_models()}")
@@ -167,7 +178,7 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def _register_defaults() -> None:
-    from .tiny import TINY_EXEMPLAR, TINY_INSTANCE, TINY_PLAIN, TINY_SE
+    from .tiny import TINY_EXEMPLAR, TINY_INSTANCE, TINY_PLAIN, TINY_SE, TINY_SESN
 
     register_model("siamfc_resnet22", SiamFCPlus, FULL_PLAIN, exemplar_size=127, instance_size=255)
     register_model("se_siamfc_resnet22", SESiamFC, FULL_SE, exemplar_size=127, instance_size=255,
@@ -175,6 +186,8 @@ def _register_defaults() -> None:
     register_model("siamfc_tiny", SiamFCPlus, TINY_PLAIN, exemplar_size=TINY_EXEMPLAR, instance_size=TINY_INSTANCE)
     register_model("se_siamfc_tiny", SESiamFC, TINY_SE, exemplar_size=TINY_EXEMPLAR, instance_size=TINY_INSTANCE,
                    padding_mode="constant")
+    register_model("se_siamfc_tiny_sesn", SESiamFC, TINY_SESN, exemplar_size=TINY_EXEMPLAR,
+                   instance_size=TINY_INSTANCE, padding_mode="constant")
 
 
 _register_defaults()

@@ -13,7 +13,10 @@ Missing ``num_batches_tracked`` buffers (files from old PyTorch versions) are fi
 
 Loading is all or nothing: any missing or unexpected key or shape mismatch raises :class:`CheckpointError`
 naming the file, listing the differences and saying which registered architecture the file looks like; the
-model is not modified. The SE basis buffers stored in the file are loaded (the weights were trained with
+model is not modified. A file with the learnable score layer (``adjust.weight`` / ``adjust.bias``, build option
+``score_adjust=True``) and a model without it, or the reverse, fail with a message naming that option (and, for
+this project's training checkpoints, the ``model_kwargs`` the file was trained with: see
+:func:`recorded_model_kwargs`). The SE basis buffers stored in the file are loaded (the weights were trained with
 them) after checking that they equal the model's :func:`~sesiam_lib.sesn.hermite_basis` to 1e-5 relative
 (a difference means the file was made with other scales / kernel sizes).
 
@@ -47,13 +50,21 @@ __all__ = [
     "normalize_state_dict",
     "identify_architecture",
     "check_state_dict",
+    "recorded_model_kwargs",
+    "checkpoint_model_options",
+    "RUNTIME_MODEL_OPTIONS",
+    "ADJUST_KEYS",
 ]
+
+#: state-dict keys of the learnable score layer of a ``score_adjust=True`` model
+ADJUST_KEYS = ("adjust.weight", "adjust.bias")
 
 ARCH_DESCRIPTIONS = {
     "siamfc_resnet22": "SiamFC+ (CIResNet-22, SiamDW's SiamFCRes22)",
     "se_siamfc_resnet22": "SE-SiamFC (SE-ResNet-22, SESiamFCResNet22)",
     "siamfc_tiny": "the tiny SiamFC+ twin",
     "se_siamfc_tiny": "the tiny SE-SiamFC twin",
+    "se_siamfc_tiny_sesn": "the tiny SE-SiamFC twin with the SESN from-scratch scale convs",
 }
 
 
@@ -263,6 +274,10 @@ def identify_architecture(state_dict: Mapping[str, torch.Tensor]) -> str | None:
 def _describe(state_dict: Mapping[str, torch.Tensor], name: str | None) -> str:
     if name is not None:
         return f"'{name}' ({ARCH_DESCRIPTIONS.get(name, name)})"
+    if any(k in state_dict for k in ADJUST_KEYS):
+        base = identify_architecture({k: v for k, v in state_dict.items() if k not in ADJUST_KEYS})
+        if base is not None:
+            return f"'{base}' ({ARCH_DESCRIPTIONS.get(base, base)}) built with score_adjust=True"
     if any(k.endswith(".basis") for k in state_dict):
         return "an unregistered scale-equivariant (SE-ResNet) model"
     w = state_dict.get("features.features.conv1.weight")
@@ -289,9 +304,19 @@ def check_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], s
     if missing or unexpected or mismatch:
         model_name = getattr(model, "arch", "") or type(model).__name__
         looks = identify_architecture(sd)
-        lines = [f"{source} does not fit model '{model_name}' "
-                 f"({ARCH_DESCRIPTIONS.get(model_name, type(model).__name__)}): "
-                 f"the file looks like {_describe(sd, looks)}."]
+        lines = []
+        file_adjust, model_adjust = any(k in sd for k in ADJUST_KEYS), any(k in expected for k in ADJUST_KEYS)
+        if file_adjust and not model_adjust:
+            lines.append(f"{source} has a learnable score layer ({', '.join(k for k in ADJUST_KEYS if k in sd)}): "
+                         f"it was trained with the build option score_adjust=True, but model '{model_name}' was "
+                         f"built without it; build it with build_model('{model_name}', score_adjust=True, ...).")
+        elif model_adjust and not file_adjust:
+            lines.append(f"{source} has no learnable score layer ({', '.join(ADJUST_KEYS)}), but model "
+                         f"'{model_name}' was built with score_adjust=True; build it without that option "
+                         f"(the default score_adjust=False: 0.1 * xcorr).")
+        lines.append(f"{source} does not fit model '{model_name}' "
+                     f"({ARCH_DESCRIPTIONS.get(model_name, type(model).__name__)}): "
+                     f"the file looks like {_describe(sd, looks)}.")
         if missing:
             lines.append(f"missing keys ({len(missing)}): {missing[:12]}{' ...' if len(missing) > 12 else ''}")
         if unexpected:
@@ -314,6 +339,25 @@ def check_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], s
     return sd
 
 
+def _recorded_kwargs(info: CheckpointInfo) -> dict[str, Any] | None:
+    config = info.metadata.get("config")
+    if isinstance(config, Mapping) and isinstance(config.get("model_kwargs"), Mapping):
+        return dict(config["model_kwargs"])
+    return None
+
+
+def recorded_model_kwargs(path: str | os.PathLike, *, trusted: bool = False) -> dict[str, Any]:
+    """The ``build_model`` options a checkpoint of :mod:`sesiam_lib.training` records (its
+    ``config['model_kwargs']``, e.g. ``{'score_adjust': True, 'sesn_impl': 'fast'}``); ``{}`` for files that
+    record none (released weights, bare state dicts).
+
+    Raises:
+        FileNotFoundError, CheckpointError: as :func:`read_checkpoint`.
+    """
+    _, info = read_checkpoint(path, trusted=trusted)
+    return _recorded_kwargs(info) or {}
+
+
 def load_checkpoint(model: nn.Module, path: str | os.PathLike, *, trusted: bool = False, check_basis: bool = True,
                     map_location: Any = "cpu") -> CheckpointInfo:
     """Load a released or project checkpoint into ``model`` (all keys, strictly); returns what was found.
@@ -329,8 +373,41 @@ def load_checkpoint(model: nn.Module, path: str | os.PathLike, *, trusted: bool 
         FileNotFoundError, CheckpointError (unreadable file, wrong architecture, key/shape mismatch).
     """
     sd, info = read_checkpoint(path, trusted=trusted, map_location=map_location)
-    sd = check_state_dict(model, sd, source=f"checkpoint '{path}'", check_basis=check_basis)
+    try:
+        sd = check_state_dict(model, sd, source=f"checkpoint '{path}'", check_basis=check_basis)
+    except CheckpointError as exc:
+        recorded = _recorded_kwargs(info)
+        if recorded is None:
+            raise
+        raise CheckpointError(f"{exc}\n  the file's training config records model "
+                              f"{info.metadata.get('model_name')!r} with model_kwargs {recorded}") from None
     model.load_state_dict(sd, strict=True)
     if hasattr(model, "zf"):
         model.zf = None  # a cached template belongs to the old weights
     return info
+
+
+#: build options a training checkpoint records that trackers do not adopt from it: they say how to run the
+#: layers, not what was trained (sesn_impl: same function either way; padding_mode: the release trains with
+#: circular padding and evaluates with the default constant one). ``model_options`` can still set them.
+RUNTIME_MODEL_OPTIONS = ("sesn_impl", "padding_mode")
+
+
+def checkpoint_model_options(model_options, checkpoint) -> dict[str, Any]:
+    """``model_options`` completed with the ``model_kwargs`` a training checkpoint records (e.g.
+    ``score_adjust=True``), except :data:`RUNTIME_MODEL_OPTIONS`; ``ValueError`` when both set an option to
+    different values. Files that record nothing (released weights, bare state dicts) add nothing."""
+    options = dict(model_options or {})
+    if checkpoint is None:
+        return options
+    try:
+        recorded = recorded_model_kwargs(checkpoint)
+    except (CheckpointError, OSError):
+        return options  # unreadable / missing: loading the weights reports it
+    recorded = {k: v for k, v in recorded.items() if k not in RUNTIME_MODEL_OPTIONS}
+    conflicts = {k: (options[k], v) for k, v in recorded.items() if k in options and options[k] != v}
+    if conflicts:
+        detail = ", ".join(f"{k}: model_options {a!r} vs checkpoint {b!r}" for k, (a, b) in conflicts.items())
+        raise ValueError(f"model_options {options} conflict with the model_kwargs {recorded} "
+                         f"recorded in checkpoint '{checkpoint}' ({detail})")
+    return {**recorded, **options}

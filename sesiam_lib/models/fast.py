@@ -23,7 +23,9 @@ at 1e-5 relative) faster:
   conv + bias + residual add) when this PyTorch build has them (probed at import, checked against
   ``F.conv2d``; otherwise ``F.conv2d`` + in-place ops). They also avoid PyTorch's slow non-oneDNN path that
   ``F.conv2d`` takes for 1x1 convs with small batches on one thread;
-- SiamFC+'s RGB -> BGR flip is folded into the stem weights.
+- SiamFC+'s RGB -> BGR flip is folded into the stem weights;
+- a ``score_adjust`` model's learnable ``adjust`` layer is copied as two buffers (``adjust_weight``,
+  ``adjust_bias``) and applied to the xcorr exactly as the reference head does.
 
 The returned model snapshots the weights: call :func:`optimize_for_inference` again after changing the
 reference model. It is eval-only (``train(True)`` raises) and runs under ``torch.no_grad()``. It lives on the
@@ -39,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..sesn import SESConvHH, SESConvHH1x1, SESConvZ2H
-from .siamfc import SiamFC
+from .siamfc import SiamFC, xcorr
 
 __all__ = ["optimize_for_inference", "FastSiamFC", "FastBackbone", "FastConv", "FastBlock", "kernel_support"]
 
@@ -348,11 +350,26 @@ class FastSiamFC(SiamFC):
             if hasattr(model, name):
                 setattr(self, name, copy.copy(getattr(model, name)))
         self.out_scale = model.out_scale
+        adjust = getattr(model, "adjust", None)
+        self.has_adjust = adjust is not None
+        if adjust is not None:  # snapshot of the learnable score map (buffers: no parameters here)
+            self.register_buffer("adjust_weight", adjust.weight.detach().clone())
+            self.register_buffer("adjust_bias", adjust.bias.detach().clone())
         self.num_scales = len(model.spec.scales) if model.scale_equivariant else 1
         self.features = FastBackbone(model.features, self.num_scales)
         if model.scale_equivariant:
             self.padding_mode = model.padding_mode
         self.training = False
+
+    @property
+    def score_adjust(self) -> bool:
+        return self.has_adjust
+
+    def head(self, zf: torch.Tensor, xf: torch.Tensor) -> torch.Tensor:
+        """As :meth:`SiamFC.head`: ``0.1 * xcorr`` or, for a ``score_adjust`` model, ``adjust(xcorr)``."""
+        if self.has_adjust:
+            return F.conv2d(xcorr(zf, xf), self.adjust_weight, self.adjust_bias)
+        return self.out_scale * xcorr(zf, xf)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

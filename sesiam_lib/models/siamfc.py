@@ -6,6 +6,13 @@ cross-correlates the two feature maps (FACTS §3)::
     score = 0.1 * xcorr(phi(z), phi(x))           # SiamFC+
     score = 0.1 * xcorr(P(phi(z)), P(phi(x)))     # SE-SiamFC, P = max over the scale axis
 
+Build option ``score_adjust=True`` (``build_model(name, score_adjust=True)``, every model) replaces the fixed
+``0.1 *`` by a learnable affine map of the xcorr, the original SiamFC's ``adjust`` layer: a module
+``adjust = nn.Conv2d(1, 1, 1)`` (state-dict keys ``adjust.weight`` ``[1, 1, 1, 1]`` and ``adjust.bias`` ``[1]``),
+initialised to weight 1e-3, bias 0 (the original SiamFC's init; trained from scratch, the 0.1 scale gives logits
+in the hundreds), and ``score = adjust(xcorr(...))``. Without it (the default) the model has no ``adjust`` module
+and no extra state-dict keys: the released checkpoints load unchanged.
+
 Interface of every model (reference and fast):
 
 - ``template(z)``: embed the template crops and cache the (scale-pooled) features; returns them.
@@ -25,10 +32,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["xcorr", "balanced_bce_loss", "SiamFC", "OUT_SCALE"]
+__all__ = ["xcorr", "balanced_bce_loss", "SiamFC", "OUT_SCALE", "ADJUST_INIT_WEIGHT"]
 
 OUT_SCALE = 0.1
 """The head multiplies the cross-correlation by 0.1 (both releases)."""
+
+ADJUST_INIT_WEIGHT = 1e-3
+"""Initial weight of the learnable ``adjust`` layer (``score_adjust=True``; bias 0), as the original SiamFC."""
 
 
 def xcorr(zf: torch.Tensor, xf: torch.Tensor) -> torch.Tensor:
@@ -89,6 +99,8 @@ class SiamFC(nn.Module):
             model's own inputs are always RGB 0..255.
         scale_equivariant: True for SE models (features carry a scale axis before the head's scale pooling).
         arch: registry name of the architecture (e.g. ``'se_siamfc_resnet22'``).
+        adjust: ``None`` (the head is ``0.1 * xcorr``) or, with ``score_adjust=True``, the learnable
+            ``nn.Conv2d(1, 1, 1)`` applied to the xcorr.
     """
 
     exemplar_size: int
@@ -102,7 +114,25 @@ class SiamFC(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.out_scale = OUT_SCALE
+        self.adjust: nn.Conv2d | None = None
         self.zf: torch.Tensor | None = None
+
+    def _init_score_adjust(self, score_adjust: bool) -> None:
+        """``score_adjust=True``: add the learnable ``adjust`` layer (weight 1e-3, bias 0); else keep ``0.1 *``."""
+        if not isinstance(score_adjust, bool):
+            raise TypeError(f"score_adjust must be True or False, got {score_adjust!r}")
+        if score_adjust:
+            self.adjust = nn.Conv2d(1, 1, kernel_size=1)
+            with torch.no_grad():
+                self.adjust.weight.fill_(ADJUST_INIT_WEIGHT)
+                self.adjust.bias.zero_()
+        else:
+            self.adjust = None
+
+    @property
+    def score_adjust(self) -> bool:
+        """True when the head is the learnable ``adjust(xcorr)`` instead of ``0.1 * xcorr``."""
+        return self.adjust is not None
 
     # --- embedding -------------------------------------------------------------------------------------
     def embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -118,7 +148,9 @@ class SiamFC(nn.Module):
         return f
 
     def head(self, zf: torch.Tensor, xf: torch.Tensor) -> torch.Tensor:
-        """``0.1 * xcorr(zf, xf)`` on (already scale-pooled) features."""
+        """``0.1 * xcorr(zf, xf)`` (or ``adjust(xcorr(zf, xf))``) on (already scale-pooled) features."""
+        if self.adjust is not None:
+            return self.adjust(xcorr(zf, xf))
         return self.out_scale * xcorr(zf, xf)
 
     # --- tracking --------------------------------------------------------------------------------------
@@ -160,4 +192,4 @@ class SiamFC(nn.Module):
     def extra_repr(self) -> str:
         return (f"arch={self.arch!r}, exemplar_size={self.exemplar_size}, instance_size={self.instance_size}, "
                 f"score_size={self.score_size}, total_stride={self.total_stride}, "
-                f"input_format={self.input_format!r}")
+                f"input_format={self.input_format!r}" + (", score_adjust=True" if self.score_adjust else ""))

@@ -19,11 +19,13 @@ from pathlib import Path
 
 __all__ = ["RunPaths", "display_name", "tracker_name", "load_benchmark", "benchmark_protocol", "truncate_sequence",
            "is_dry_run", "dry_run_eao_range", "write_dry_run_note", "MissingSequencesWarning", "DRY_RUN_NOTE",
-           "SYNTHETIC", "OTB", "VOT"]
+           "SYNTHETIC", "OTB", "VOT", "TRUE_SIZE_TAG", "tracking_tag", "TRACKER_OVERRIDE_KEYS",
+           "check_tracker_overrides", "tuned_file"]
 
 _DISPLAY = {
     "siamfc_tiny": "SiamFC+ tiny",
     "se_siamfc_tiny": "SE-SiamFC tiny",
+    "se_siamfc_tiny_sesn": "SE-SiamFC tiny (SESN-style)",
     "siamfc_resnet22": "SiamFC+",
     "se_siamfc_resnet22": "SE-SiamFC",
 }
@@ -236,3 +238,90 @@ def load_benchmark(dataset: str, paths: RunPaths | None = None, dataset_root: st
     if limit_frames:
         sequences = [truncate_sequence(seq, limit_frames) for seq in sequences]
     return sequences
+
+
+# --------------------------------------------------------------------------------------------------------------
+# notebook 03's tracking options (true_size, tracker_overrides, tuned / tuned_seed)
+# --------------------------------------------------------------------------------------------------------------
+TRUE_SIZE_TAG = "truesize"
+"""Appended to notebook 03's ``tracker_tag`` for "true size given" runs (``true_size=True``)."""
+
+
+def tracking_tag(tracker_tag: str = "", true_size: bool = False, dataset: str | None = None) -> str:
+    """The tag of notebook 03's result folders ``<model>-<tag>_s<seed>``: ``tracker_tag``, with
+    :data:`TRUE_SIZE_TAG` appended for "true size given" runs (``""`` -> ``"truesize"``, ``"onescale"`` ->
+    ``"onescale-truesize"``), so that their results never share a folder with normal ones.
+
+    Raises:
+        ValueError: ``true_size`` for a VOT dataset (only one-pass runs can be given the true size).
+    """
+    tag = str(tracker_tag or "")
+    if not true_size:
+        return tag
+    if dataset is not None and benchmark_protocol(dataset) == "vot":
+        raise ValueError(f"true_size: {dataset} is tracked with VOT restarts; only one-pass benchmarks can be "
+                         "tracked with the true size given")
+    return f"{tag}-{TRUE_SIZE_TAG}" if tag else TRUE_SIZE_TAG
+
+
+#: ``SiamFCTracker`` keywords that ``tracker_overrides`` may set (hyper-parameters, geometry, inference options)
+TRACKER_OVERRIDE_KEYS = ("scale_step", "scale_lr", "scale_penalty", "w_influence", "num_scales", "response_up",
+                         "context_amount", "fast", "upsample", "exemplar_size", "instance_size", "score_size",
+                         "total_stride", "debug")
+
+
+def check_tracker_overrides(overrides) -> dict:
+    """Notebook 03's ``tracker_overrides`` (e.g. ``{"num_scales": 1}``), checked: a dict whose keys are
+    :data:`TRACKER_OVERRIDE_KEYS`. They go into every tracker's ``tracker_options``, which are applied after the
+    released or tuned setting (they win over both).
+
+    Raises:
+        ValueError: not a dict, or an unknown key (named, with the known ones).
+    """
+    if overrides is None:
+        return {}
+    if not isinstance(overrides, dict):
+        raise ValueError(f"tracker_overrides: expected a dict such as {{'num_scales': 1}}, got {overrides!r}")
+    unknown = [k for k in overrides if k not in TRACKER_OVERRIDE_KEYS]
+    if unknown:
+        raise ValueError(f"tracker_overrides: unknown key(s) {', '.join(map(repr, unknown))}; known: "
+                         f"{', '.join(TRACKER_OVERRIDE_KEYS)}")
+    return dict(overrides)
+
+
+def tuned_file(paths: RunPaths, dataset: str, tuned, *, name: str, model: str | None = None,
+               seed: int | None = None, tuned_seed: int | None = None) -> str | None:
+    """The tuned setting (a ``best_params.json``) of one of notebook 03's trackers, or ``None`` (released setting).
+
+    Args:
+        paths: the run's paths (notebook 05 wrote ``paths.tuning_results(dataset)/<tracker>/best_params.json``).
+        tuned: ``{}`` / ``None`` (none); a dict by tracker name or models entry (``name`` first, then ``model``);
+            or ``"auto"``: notebook 05's file for this dataset.
+        name: the tracker's name (its result folder; a ``checkpoints`` entry's name).
+        model, seed: for a trained model, its ``models`` entry and seed: with ``"auto"`` the file of
+            ``<model>_s<seed>`` (notebook 05's name: notebook 03's ``tracker_tag`` and the true-size tag are not
+            part of it, so variants tracked from the same model share its tuned setting).
+        tuned_seed: with ``"auto"``: the file of ``<model>_s<tuned_seed>`` for every seed (the v2 protocol tunes
+            the seed-0 model only).
+
+    Raises:
+        FileNotFoundError: ``"auto"`` and the file does not exist (the path is named).
+        ValueError: ``tuned_seed`` without ``tuned="auto"``.
+    """
+    if tuned == "auto":
+        if model is not None and seed is not None:
+            folder = tracker_name(model, int(tuned_seed) if tuned_seed is not None else seed)
+        else:
+            folder = name
+        path = paths.tuning_results(dataset) / folder / "best_params.json"
+        if not path.is_file():
+            seeds = f" (tuned_seed={tuned_seed})" if tuned_seed is not None else ""
+            raise FileNotFoundError(f"tuned='auto'{seeds}: {path} does not exist; run notebook 05 (tuning) for "
+                                    f"{dataset} first")
+        return str(path)
+    if tuned_seed is not None:
+        raise ValueError(f"tuned_seed={tuned_seed!r} needs tuned='auto' (got tuned={tuned!r})")
+    if tuned and not isinstance(tuned, dict):
+        raise ValueError(f"tuned: expected 'auto' or a dict by tracker name / models entry, got {tuned!r}")
+    tuned = tuned or {}
+    return tuned.get(name) or (tuned.get(model) if model is not None else None)

@@ -20,6 +20,7 @@ from .runners import (
     run_otb,
     run_vot,
     track_sequence,
+    true_sizes,
     vot_result_path,
     vot_supervised,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "DEFAULT_BENCHMARK",
     "TrackerFactory",
     "track_sequence",
+    "true_sizes",
     "vot_supervised",
     "run_one_pass",
     "run_otb",

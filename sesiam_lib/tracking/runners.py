@@ -47,6 +47,11 @@ one tracker. A tracker without a ``provenance()`` method cannot be keyed: its se
 Stale temporary files of an interrupted write (``.<file>.*.tmp``) are removed before a sequence is re-run.
 ``overwrite=True`` re-runs everything.
 
+"True size given" runs (``run_one_pass(..., true_size=True)``, :func:`track_sequence`): localisation alone --
+every frame is searched at the ground-truth size of that frame with one scale and reported with that size (a
+frame with missing ground truth keeps the last valid size, :func:`true_sizes`); the protocol field
+``true_size: true`` enters the provenance key and the run record says ``"true_size": true``.
+
 Parallel runs: ``workers=N`` spreads sequences over ``N`` processes (``spawn``); each worker builds its own
 tracker once from the picklable ``tracker`` argument: a :class:`TrackerFactory` (or any picklable callable
 returning a tracker) is best; a tracker instance is pickled into every worker (CPU models only).
@@ -75,6 +80,7 @@ from ..core.provenance import (differing_fields, environment_versions, package_v
 __all__ = [
     "TrackerFactory",
     "track_sequence",
+    "true_sizes",
     "run_one_pass",
     "run_otb",
     "run_got10k",
@@ -96,7 +102,9 @@ class TrackerFactory:
         checkpoint: path of a checkpoint to load (a state dict, or a dict with ``"state_dict"``/``"model"``).
         benchmark: the benchmark whose released hyper-parameters to use (``"OTB2015"``, ``"VOT2017"`` ...).
         device: ``"cpu"``, ``"cuda"``, ``None`` (CUDA when available).
-        model_options: extra ``build_model`` options (``padding_mode`` ...).
+        model_options: extra ``build_model`` options (``padding_mode`` ...). A training checkpoint's recorded
+            ``model_kwargs`` (e.g. ``score_adjust=True``) fill in the options not given, except ``sesn_impl`` and
+            ``padding_mode``; a recorded value that differs from a given one raises ``ValueError``.
         tracker_options: tracker keyword overrides (``scale_step=...``, ``fast=False`` ...).
         name: the tracker's (result folder's) name; default ``model_name``.
         tuned: a ``best_params.json`` of :mod:`sesiam_lib.tuning` whose numbers replace the benchmark's
@@ -113,9 +121,9 @@ class TrackerFactory:
     tuned: str | None = None
 
     def build_model(self):
-        from ..models import build_model
+        from ..models import build_model, checkpoint_model_options
 
-        model = build_model(self.model_name, **self.model_options)
+        model = build_model(self.model_name, **checkpoint_model_options(self.model_options, self.checkpoint))
         if self.checkpoint is not None:
             _load_weights(model, self.checkpoint)
         return model.eval()
@@ -273,7 +281,50 @@ def _first_box(seq) -> np.ndarray:
     return box
 
 
-def track_sequence(tracker, sequence, *, debug: bool = False, max_frames: int | None = None) -> dict[str, Any]:
+def true_sizes(ground_truth, n: int | None = None, name: str = "ground truth") -> np.ndarray:
+    """The ``(N, 2)`` sizes ``(w, h)`` fed to the tracker in "true size given" runs (``true_size=True``).
+
+    ``ground_truth``: ``(N, 4)`` boxes ``x, y, w, h`` or ``(N, 2)`` sizes. A frame whose ground truth is
+    missing (NaN / inf, or a side <= 0: OTB's mark of an absent target) **keeps the last valid size**: the
+    tracker goes on localising at the last known size. (Such a frame's score does not depend on the box: the
+    OTB convention counts it a failure on the success curve and a success on the precision curves.) ``n``:
+    the number of frames needed (at most ``N``).
+
+    Raises:
+        ValueError: not ``(N, 4)`` / ``(N, 2)``, fewer than ``n`` rows, or no valid size on the first frame.
+    """
+    gt = np.asarray(ground_truth, dtype=np.float64)
+    if gt.ndim != 2 or gt.shape[1] not in (2, 4):
+        raise ValueError(f"{name}: expected (N, 4) boxes or (N, 2) sizes for true-size tracking, got shape {gt.shape}")
+    n = len(gt) if n is None else int(n)
+    if len(gt) < n:
+        raise ValueError(f"{name}: {len(gt)} rows of ground truth for {n} frames (true-size tracking needs one "
+                         "a frame)")
+    sizes = gt[:n, -2:].copy()
+    valid = np.isfinite(sizes).all(1) & (sizes > 0).all(1)
+    if n and not valid[0]:
+        raise ValueError(f"{name}: the first frame's ground-truth size {sizes[0].tolist()} is not valid "
+                         "(true-size tracking starts from it)")
+    last = None
+    for f in range(n):
+        if valid[f]:
+            last = sizes[f]
+        else:
+            sizes[f] = last
+    return sizes
+
+
+def _accepts_true_size(tracker) -> bool:
+    import inspect
+
+    try:
+        return "true_size" in inspect.signature(tracker.update).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def track_sequence(tracker, sequence, *, debug: bool = False, max_frames: int | None = None,
+                   true_size: bool = False) -> dict[str, Any]:
     """Track one sequence in one pass (initialised on its first frame's ground truth).
 
     Args:
@@ -282,9 +333,15 @@ def track_sequence(tracker, sequence, *, debug: bool = False, max_frames: int | 
             ``image(i)`` and ``len``).
         debug: also return a copy of ``tracker.last_debug`` after every frame (memory-hungry; for notebooks).
         max_frames: stop after this many frames.
+        true_size: "true size given" tracking (localisation alone): every frame ``t >= 1`` is tracked with
+            ``tracker.update(image, true_size=(w, h))``, the ground-truth size of frame ``t`` (a missing one:
+            the last valid, :func:`true_sizes`); see :meth:`~sesiam_lib.tracking.SiamFCTracker.update`.
 
     Returns:
         ``{"boxes": (N, 4) 0-based (row 0 = ground truth), "times": (N,) seconds, "debug": [...]}``.
+
+    Raises:
+        TypeError: ``true_size`` with a tracker whose ``update`` takes no ``true_size``.
     """
     n = len(sequence) if max_frames is None else min(len(sequence), int(max_frames))
     boxes = np.zeros((n, 4))
@@ -293,12 +350,20 @@ def track_sequence(tracker, sequence, *, debug: bool = False, max_frames: int | 
     if n == 0:
         return {"boxes": boxes, "times": times, "debug": debugs}
     box0 = _first_box(sequence)
+    sizes = None
+    if true_size:
+        if not _accepts_true_size(tracker):
+            raise TypeError(f"true_size: tracker {type(tracker).__name__} cannot track with the true size given "
+                            "(its update() takes no true_size=(w, h))")
+        sizes = true_sizes(sequence.boxes, n, name=f"sequence {getattr(sequence, 'name', '?')!r}")
     for f in range(n):
         image = sequence.image(f)
         start = time.perf_counter()
         if f == 0:
             tracker.init(image, box0)
             boxes[0] = box0
+        elif sizes is not None:
+            boxes[f] = tracker.update(image, true_size=sizes[f])
         else:
             boxes[f] = tracker.update(image)
         times[f] = time.perf_counter() - start
@@ -438,7 +503,7 @@ def _run_task(tracker, task: dict) -> dict:
         _write_vot(path, res["lines"])
         out["failures"] = int(res["failures"])
     else:
-        res = track_sequence(tracker, seq)
+        res = track_sequence(tracker, seq, true_size=bool(task.get("true_size")))
         for time_path in time_paths:
             _write_times(time_path, res["times"])
         _write_one_pass(path, res["boxes"], task["layout"])
@@ -521,8 +586,12 @@ def _run_unlocked(
     checkpoint: str | None = None,
     record_extra: dict | None = None,
     mp_context: str = "spawn",
+    true_size: bool = False,
 ) -> dict[str, Any]:
     sequences = list(sequences)
+    true_size = bool(true_size)
+    if true_size and mode == "vot":
+        raise ValueError("true_size: only one-pass runs can be tracked with the true size given")
     name = _resolve_name(tracker_or_factory, tracker_name)
     names = [s.name for s in sequences]
     if len(set(names)) != len(names):
@@ -535,18 +604,23 @@ def _run_unlocked(
                       else result_path(out_dir, name, s.name, layout)) for s in sequences}
     # the tracker of this process describes the run (and runs it when there are no workers)
     main_tracker = _make_tracker(tracker_or_factory)
+    if true_size and not _accepts_true_size(main_tracker):
+        raise TypeError(f"true_size: tracker {type(main_tracker).__name__} cannot track with the true size given "
+                        "(its update() takes no true_size=(w, h))")
     tracker_fields = _tracker_provenance(main_tracker)
     if tracker_fields is None:
         warnings.warn(f"tracker {name!r} has no provenance(): its results cannot be keyed, every sequence is "
                       "re-run", RuntimeWarning, stacklevel=3)
     protocol = ({"mode": "vot", "skip_frames": int(skip_frames), "bounded": bool(bounded)} if mode == "vot"
                 else {"mode": "one-pass", "layout": layout})
+    if true_size:  # only then: the keys of normal runs stay what they were
+        protocol["true_size"] = True
     fields = {s.name: _sequence_fields(tracker_fields, protocol, s) for s in sequences}
     key_paths = {s.name: provenance_path(out_dir, name, s.name) for s in sequences}
     todo = [s for s in sequences
             if overwrite or not _up_to_date(paths[s.name], key_paths[s.name], s, fields[s.name])]
     tasks = [{"mode": mode, "sequence": s, "path": str(paths[s.name]), "skip_frames": skip_frames,
-              "bounded": bounded, "layout": layout, "provenance": fields[s.name],
+              "bounded": bounded, "layout": layout, "true_size": true_size, "provenance": fields[s.name],
               "provenance_path": str(key_paths[s.name])} for s in todo]
     if tracker_fields is not None:
         _supersede_others(out_dir / name, mode, layout, set(names),
@@ -593,7 +667,7 @@ def _run_unlocked(
 
     record = _write_record(mode, name, out_dir, sequences, paths, results, main_tracker, tracker_fields, fields,
                            benchmark=benchmark, checkpoint=checkpoint, layout=layout, skip_frames=skip_frames,
-                           bounded=bounded, extra=record_extra)
+                           bounded=bounded, extra=record_extra, true_size=true_size)
     return record
 
 
@@ -653,7 +727,7 @@ def _supersede_others(base: Path, mode: str, layout: str, names: set, identity: 
 
 
 def _write_record(mode, name, out_dir, sequences, paths, results, tracker, tracker_fields, fields, *, benchmark,
-                  checkpoint, layout, skip_frames, bounded, extra) -> dict[str, Any]:
+                  checkpoint, layout, skip_frames, bounded, extra, true_size=False) -> dict[str, Any]:
     """``run_record.json``: describes exactly the tracker that made every result file of ``sequences``."""
     from ..core.io import file_sha256
 
@@ -689,6 +763,7 @@ def _write_record(mode, name, out_dir, sequences, paths, results, tracker, track
         "tracker_name": name,
         "protocol": "vot-baseline" if mode == "vot" else "one-pass",
         "layout": "vot" if mode == "vot" else layout,
+        "true_size": bool(true_size),
         "benchmark": benchmark,
         "model_name": info.get("model_name"),
         "checkpoint": None if ckpt is None else str(ckpt),
@@ -726,7 +801,7 @@ def _write_record(mode, name, out_dir, sequences, paths, results, tracker, track
 def run_one_pass(tracker, sequences: Iterable, out_dir, tracker_name: str | None = None, *, layout: str = "otb",
                  workers: int = 1, overwrite: bool = False, progress: bool = True, benchmark: str | None = None,
                  checkpoint: str | None = None, record_extra: dict | None = None,
-                 mp_context: str = "spawn") -> dict[str, Any]:
+                 mp_context: str = "spawn", true_size: bool = False) -> dict[str, Any]:
     """One-pass evaluation of every sequence (OTB protocol): init on frame 1's ground truth, track to the end.
 
     Args:
@@ -741,16 +816,23 @@ def run_one_pass(tracker, sequences: Iterable, out_dir, tracker_name: str | None
         benchmark: recorded in the run record.
         checkpoint: checkpoint path for the record (default: the tracker's / factory's ``checkpoint``).
         record_extra: more keys for the run record.
+        true_size: "true size given" tracking, localisation alone (:func:`track_sequence`): before each
+            frame's update the tracker's size is set to that frame's ground-truth size, the search uses one
+            scale, and the reported box is the new centre with the ground-truth size (a frame with missing
+            ground truth: the last valid size, :func:`true_sizes`). Part of the provenance key (protocol
+            ``true_size``) and of the run record, so such results never resume into normal ones; use another
+            ``tracker_name`` to keep both.
 
     Returns:
         the run record (also saved as ``run_record.json``).
 
     Raises:
         ValueError: a sequence's first-frame ground truth is not a valid box.
+        TypeError: ``true_size`` with a tracker whose ``update`` takes no ``true_size``.
     """
     return _run("one-pass", tracker, sequences, out_dir, tracker_name, layout=layout, workers=workers,
                 overwrite=overwrite, progress=progress, benchmark=benchmark, checkpoint=checkpoint,
-                record_extra=record_extra, mp_context=mp_context)
+                record_extra=record_extra, mp_context=mp_context, true_size=true_size)
 
 
 def run_otb(tracker, sequences: Iterable, out_dir, tracker_name: str | None = None, **kwargs) -> dict[str, Any]:

@@ -514,17 +514,50 @@ class SiamFCTracker:
         half = np.matmul(self._bicubic, raw)  # (n, U, S)
         return (half.reshape(n * up_size, size) @ self._bicubic_t).reshape(n, up_size, up_size)
 
+    def set_size(self, w: float, h: float) -> None:
+        """Set the current size estimate to ``(w, h)`` (centre kept) and the search side to the one of that size
+        (``s_x = search_side(context_side(w, h))``, as :meth:`init` computes it; *not* clamped to the
+        ``[0.2, 5] s_x0`` range of normal tracking, so the next crop is cut at exactly this scale). Used by
+        :meth:`update` with ``true_size=``; ``init`` first.
+
+        Raises:
+            RuntimeError: before ``init``. ValueError: ``w`` or ``h`` not a finite number > 0.
+        """
+        if self.center is None:
+            raise RuntimeError("set_size() called before init()")
+        size = np.array([w, h], dtype=np.float64).ravel()
+        if size.size != 2 or not (np.isfinite(size).all() and (size > 0).all()):
+            raise ValueError(f"true_size: expected a finite (w, h) > 0, got {size.tolist()}")
+        self.size = size
+        self.s_x = search_side(context_side(size[0], size[1], self.context_amount), self.exemplar_size,
+                               self.instance_size)
+
     @torch.inference_mode()
-    def update(self, image) -> np.ndarray:
-        """Track the target into ``image``; returns the 0-based ``(x, y, w, h)`` box (float64 ``(4,)``)."""
+    def update(self, image, true_size=None) -> np.ndarray:
+        """Track the target into ``image``; returns the 0-based ``(x, y, w, h)`` box (float64 ``(4,)``).
+
+        ``true_size``: the target's true ``(w, h)`` in this frame, for "true size given" runs that measure
+        localisation alone: the size is set to it first (:meth:`set_size`, centre kept), the search uses ONE
+        scale (the crop is cut at the true scale, whatever :attr:`num_scales` is), the centre comes from the
+        response as usual, and the returned box is the new centre with exactly ``true_size`` (the size estimate
+        is not updated, and not clamped to ``[10, W] x [10, H]``). ``None``: normal tracking.
+        """
         if self.center is None:
             raise RuntimeError("update() called before init()")
         t0 = time.perf_counter()
         img = as_rgb_uint8(image)
         height, width = img.shape[:2]
-        n = self.num_scales
+        if true_size is not None:
+            wh = np.asarray(true_size, dtype=np.float64).ravel()
+            if wh.size != 2:
+                raise ValueError(f"true_size: expected (w, h), got {true_size!r}")
+            self.set_size(wh[0], wh[1])
+            scales, penalties = np.ones(1), np.ones(1)
+        else:
+            scales, penalties = self.scales, self.penalties
+        n = len(scales)
 
-        scaled_instance = self.s_x * self.scales
+        scaled_instance = self.s_x * scales
         sides = [max(1, round(float(v))) for v in scaled_instance]
         crops, big_side = self._pyramid(img, sides)
         t1 = time.perf_counter()
@@ -545,7 +578,7 @@ class SiamFCTracker:
         else:
             up = self._upsample(raw, up_size)
         # penalised maxima, kept in float32 like the release's in-place multiply
-        penalized = (up.reshape(n, -1).max(axis=1).astype(np.float64) * self.penalties).astype(np.float32)
+        penalized = (up.reshape(n, -1).max(axis=1).astype(np.float64) * penalties).astype(np.float32)
         best = int(np.argmax(penalized))
 
         m = up[best] - up[best].min()
@@ -564,21 +597,24 @@ class SiamFCTracker:
         old_center, old_size, old_s_x = self.center, self.size, self.s_x
         center = old_center + disp
 
-        lr = self.scale_lr
-        self.s_x = max(self.min_s_x, min(self.max_s_x, (1 - lr) * old_s_x + lr * scaled_instance[best]))
-        size = np.array([(1 - lr) * old_size[0] + lr * old_size[0] * self.scales[best],
-                         (1 - lr) * old_size[1] + lr * old_size[1] * self.scales[best]])
         center[0] = max(0.0, min(float(width), center[0]))
         center[1] = max(0.0, min(float(height), center[1]))
-        size[0] = max(10.0, min(float(width), size[0]))
-        size[1] = max(10.0, min(float(height), size[1]))
+        if true_size is None:
+            lr = self.scale_lr
+            self.s_x = max(self.min_s_x, min(self.max_s_x, (1 - lr) * old_s_x + lr * scaled_instance[best]))
+            size = np.array([(1 - lr) * old_size[0] + lr * old_size[0] * scales[best],
+                             (1 - lr) * old_size[1] + lr * old_size[1] * scales[best]])
+            size[0] = max(10.0, min(float(width), size[0]))
+            size[1] = max(10.0, min(float(height), size[1]))
+        else:  # localisation alone: the size stays the true one (s_x too: it was set from it)
+            size = old_size.copy()
         self.center, self.size = center, size
         box = center_to_xywh(center, size)
         t3 = time.perf_counter()
 
         if self.debug:
             self.last_debug = {
-                "search_crops": crops, "response_raw": raw, "response_up": up, "scales": self.scales,
+                "search_crops": crops, "response_raw": raw, "response_up": up, "scales": scales,
                 "penalized_max": penalized, "best_scale": best, "response_final": final,
                 "peak": (int(r_max), int(c_max)), "center": old_center, "size": old_size, "s_x": old_s_x,
                 "search_sides": sides, "pyramid_side": big_side, "box": box,
@@ -589,14 +625,23 @@ class SiamFCTracker:
         return box
 
     # --- GOT-10k toolkit's Tracker.track -----------------------------------------------------------------
-    def track(self, img_files, box, visualize: bool = False):
+    def track(self, img_files, box, visualize: bool = False, true_sizes=None):
         """Track through image files (GOT-10k toolkit interface): returns ``(boxes (N, 4), times (N,))``.
 
         The first box is ``box`` itself; ``times`` are the seconds spent in :meth:`init` / :meth:`update`.
+
+        ``true_sizes``: "true size given" tracking (localisation alone, see :meth:`update`): the ground truth of
+        every frame, ``(N, 4)`` boxes ``x, y, w, h`` or ``(N, 2)`` sizes ``w, h`` (row 0 unused); a frame whose
+        size is missing (NaN, <= 0) keeps the last valid one (:func:`~sesiam_lib.tracking.runners.true_sizes`).
         """
         from ..core.sequence import read_rgb
 
         n = len(img_files)
+        sizes = None
+        if true_sizes is not None:
+            from .runners import true_sizes as _true_sizes
+
+            sizes = _true_sizes(true_sizes, n)
         boxes = np.zeros((n, 4))
         times = np.zeros(n)
         boxes[0] = np.asarray(box, dtype=np.float64).ravel()[:4] if np.size(box) == 4 else np.nan
@@ -608,7 +653,7 @@ class SiamFCTracker:
                 if np.size(box) != 4:
                     boxes[0] = center_to_xywh(self.center, self.size)
             else:
-                boxes[f] = self.update(image)
+                boxes[f] = self.update(image) if sizes is None else self.update(image, true_size=sizes[f])
             times[f] = time.perf_counter() - start
             if visualize:
                 from .visualize import show_frame

@@ -17,7 +17,8 @@ From the shell (dotted keys for nested values, values parsed as YAML scalars)::
 Modules: :mod:`.config` (the configuration tree, presets, overrides), :mod:`.trainer` (the loop),
 :mod:`.checkpointing` (atomic, resumable checkpoints), :mod:`.distributed` (processes, devices, deterministic
 sharding), :mod:`.unfreeze` (the release's gradual unfreezing), :mod:`.logs` (CSV logs and their plot),
-:mod:`.validation` (per-epoch success AUC).
+:mod:`.validation` (per-epoch success AUC), :mod:`.plateau` (stopping at a validation plateau),
+:mod:`.lr_grid` (choosing ``optim.lr_start`` from a small grid on the validation split).
 """
 
 from .checkpointing import (
@@ -42,6 +43,17 @@ from .config import (
     parse_overrides,
 )
 from .logs import plot_training_log, read_csv_log
+from .lr_grid import (
+    LR_SELECTION_RULE,
+    LrGridError,
+    lr_grid_name,
+    lr_selection_path,
+    plot_lr_grid,
+    read_lr_selection,
+    run_lr_grid,
+    select_lr,
+)
+from .plateau import plateau_stop_epoch
 from .trainer import (
     TrainingDataError,
     TrainingDivergedError,
@@ -84,4 +96,13 @@ __all__ = [
     "load_pretrained",
     "stage_for_epoch",
     "RELEASE_FRACTIONS",
+    "plateau_stop_epoch",
+    "run_lr_grid",
+    "select_lr",
+    "read_lr_selection",
+    "lr_selection_path",
+    "lr_grid_name",
+    "LrGridError",
+    "LR_SELECTION_RULE",
+    "plot_lr_grid",
 ]

@@ -43,6 +43,8 @@ def main(argv=None) -> int:
         return 2
     print(f"final checkpoint: {result.final_checkpoint}")
     print(f"logs: {result.log_steps} {result.log_epochs}")
+    if result.stopped_early:
+        print(f"stopped early after epoch {result.stop_epoch}: validation plateau (validation.patience)")
     if result.best_epoch is not None:
         print(f"best epoch: {result.best_epoch} (success AUC {result.best_metric:.4f}) -> {result.best_checkpoint}")
     return 0

@@ -150,6 +150,26 @@ class ValidationConfig:
             ``benchmark``, ``scale_step``); the default is the model family's released OTB2015 setting.
         generate: like ``data.generate``: synthetic data generated into the validation split when it is
             missing (``generate_synthetic(root, split=split, **generate)``).
+        patience: stop at a validation plateau (``null``: never; training runs all ``epochs``, as without
+            these three keys). The rule, evaluated after every epoch ``E`` (1-based):
+
+            * validation runs after every ``every``-th epoch and after the last one (as without ``patience``);
+            * a validated epoch *improves* when its AUC exceeds the best AUC of all earlier validated epochs
+              (the highest one, improving or not) by more than ``min_delta``; the first validated epoch always
+              improves. Training start counts as an improvement at epoch 0;
+            * training stops after epoch ``E`` when ``E >= min_epochs`` and ``E - (last improving epoch) >=
+              patience``, i.e. none of the last ``patience`` epochs had an improving validation.
+
+            The learning-rate schedule stays defined over ``epochs`` (the maximum), so a stopped run's epochs are
+            exactly the first epochs of the same run without ``patience``. ``best.pth`` is the epoch with the
+            highest AUC (not only the improving ones). ``patience`` needs ``enabled`` and must be ``>= every``
+            (every window of ``patience`` epochs then holds a validation). A stop is recorded in ``train.log``,
+            in ``final.pth`` (``stopped_early``, ``stop_epoch``) and in the :class:`TrainResult`. A stopped run
+            resumed with the same rule trains nothing; with a larger ``patience`` (or a rule that would not have
+            stopped yet) it continues; a rule that would have stopped it *earlier* than where it is is refused
+            (the run would not be the run that rule makes). See :mod:`sesiam_lib.training.plateau`.
+        min_delta: the margin of the improvement test above (AUC units, ``>= 0``).
+        min_epochs: never stop before this many epochs have run.
     """
 
     enabled: bool = False
@@ -161,6 +181,9 @@ class ValidationConfig:
     max_frames: int | None = None
     tracker: dict = field(default_factory=dict)
     generate: dict | None = None
+    patience: int | None = None
+    min_delta: float = 0.0
+    min_epochs: int = 0
 
 
 @dataclass
@@ -251,6 +274,20 @@ class TrainConfig:
             )
         if self.validation.every < 1:
             problems.append(f"validation.every must be >= 1, got {self.validation.every}")
+        v = self.validation
+        if v.patience is not None:
+            if v.patience < 1:
+                problems.append(f"validation.patience must be >= 1 or null, got {v.patience}")
+            elif v.patience < v.every:
+                problems.append(f"validation.patience ({v.patience}) must be >= validation.every ({v.every}): "
+                                "otherwise training can stop between two validations")
+            if not v.enabled:
+                problems.append("validation.patience needs validation.enabled=true (the plateau is one of the "
+                                "validation AUC)")
+        if v.min_delta < 0:
+            problems.append(f"validation.min_delta must be >= 0, got {v.min_delta}")
+        if v.min_epochs < 0:
+            problems.append(f"validation.min_epochs must be >= 0, got {v.min_epochs}")
         if not (self.resume in (True, False, "auto") or isinstance(self.resume, (str, os.PathLike))):
             problems.append(f"resume must be true, false, 'auto' or a checkpoint path, got {self.resume!r}")
         if self.progress not in (True, False, "auto"):

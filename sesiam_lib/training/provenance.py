@@ -6,6 +6,14 @@ fingerprint of the training and validation sequences (names and ground truth), t
 the package version and the versions of torch, NumPy and OpenCV. Resuming (``resume=auto|true|PATH``) a run
 whose stored fields differ stops with a :class:`~sesiam_lib.training.config.ConfigError` naming the fields that
 differ and how to start afresh -- it never silently trains nothing, or something else, under the old name.
+
+``epochs`` is part of the key (the learning-rate schedule is defined over it: another ``epochs`` is another
+run, refused on resume). The plateau-stopping rule (``STOP_RULE_KEYS``: ``validation.patience``, ``min_delta``,
+``min_epochs``) is not: it changes none of the epochs' weights, only after which epoch the run ends. The
+trainer checks it against the run's validation history instead: resumed with a rule that stops at or after the
+position reached, the run continues (or is finished); with one that would have stopped it earlier, resuming is
+refused (:meth:`~sesiam_lib.training.trainer.Trainer._check_plateau_on_resume`). Keeping them out of the key
+also keeps the key of runs made before these settings existed.
 """
 
 from __future__ import annotations
@@ -18,8 +26,8 @@ from ..core.provenance import (array_sha256, differing_fields, environment_versi
                                provenance_key, read_provenance, write_provenance)
 from .config import ConfigError, config_to_dict
 
-__all__ = ["RUN_ONLY_KEYS", "PROVENANCE_FILE", "run_fields", "sequences_fingerprint", "check_resume",
-           "write_run_provenance"]
+__all__ = ["RUN_ONLY_KEYS", "STOP_RULE_KEYS", "PROVENANCE_FILE", "run_fields", "sequences_fingerprint",
+           "check_resume", "write_run_provenance"]
 
 PROVENANCE_FILE = "provenance.json"
 
@@ -27,6 +35,8 @@ PROVENANCE_FILE = "provenance.json"
 RUN_ONLY_KEYS = ("run_dir", "resume", "overwrite", "progress", "preset", "device", "num_threads",
                  "checkpoint.every_steps", "checkpoint.keep_last", "data.num_workers", "data.root", "validation.root",
                  "data.generate", "validation.generate")
+# the validation-plateau stopping rule: checked against the run's validation history, not part of the key
+STOP_RULE_KEYS = ("validation.patience", "validation.min_delta", "validation.min_epochs")
 
 
 def sequences_fingerprint(sequences) -> str | None:
@@ -54,7 +64,7 @@ def run_fields(cfg, train_sequences, val_sequences=None) -> dict[str, Any]:
     from ..core.io import file_sha256
 
     config = config_to_dict(cfg)
-    for key in RUN_ONLY_KEYS:
+    for key in RUN_ONLY_KEYS + STOP_RULE_KEYS:
         _drop(config, key)
     pretrained = None
     if cfg.pretrained and Path(cfg.pretrained).is_file():

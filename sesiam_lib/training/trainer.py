@@ -55,6 +55,7 @@ from .distributed import (
     resolve_device,
 )
 from .logs import EPOCH_FIELDS, STEP_FIELDS, CsvLog, read_csv_log
+from .plateau import plateau_stop_epoch
 from .provenance import check_resume, run_fields, write_run_provenance
 
 __all__ = [
@@ -93,6 +94,8 @@ class TrainResult:
         skipped_steps: steps skipped for a non-finite loss or gradient, over the whole run.
         resumed_from: the checkpoint this call resumed from, if any.
         history: the per-epoch rows of ``log_epochs.csv`` (dicts of strings).
+        stopped_early: training stopped at a validation plateau (``validation.patience``) before ``epochs``.
+        stop_epoch: the (1-based) epoch after which it stopped (None when it did not stop early).
     """
 
     run_dir: Path
@@ -108,6 +111,8 @@ class TrainResult:
     skipped_steps: int
     resumed_from: Path | None = None
     history: list = field(default_factory=list)
+    stopped_early: bool = False
+    stop_epoch: int | None = None
 
     @property
     def log_path(self) -> Path:
@@ -289,6 +294,10 @@ class Trainer:
         self.stage: int | None = None
         self.counters = self._fresh_counters()
         self.resumed_from: Path | None = None
+        # validation plateau (validation.patience): (epoch, auc) of the validated epochs, on the main process
+        self.val_history: list[tuple[int, float]] = []
+        self.stopped_early = False
+        self.stop_epoch: int | None = None
 
     # --- setup -----------------------------------------------------------------------------------------
     @staticmethod
@@ -505,6 +514,41 @@ class Trainer:
             return sys.stderr.isatty() or "ipykernel" in sys.modules
         return bool(p)
 
+    # --- validation plateau --------------------------------------------------------------------------------
+    def _plateau_reached(self) -> bool:
+        """Whether the plateau rule stops training after the epochs run so far (decided on the main process)."""
+        v = self.cfg.validation
+        stop = False
+        if self.info.is_main and v.patience is not None:
+            stop = plateau_stop_epoch(self.val_history, v.patience, v.min_delta, v.min_epochs,
+                                      upto=self.epoch) == self.epoch
+        stop = broadcast_flag(stop if self.info.is_main else True, self.info, self.device)
+        if stop:
+            self.stopped_early = self.epoch < self.cfg.epochs
+            self.stop_epoch = self.epoch if self.stopped_early else None
+        return stop
+
+    def _check_plateau_on_resume(self) -> bool:
+        """On resume: True when the run already stopped at its plateau (nothing to train); an error when the
+        current rule would have stopped it before the position it reached."""
+        v = self.cfg.validation
+        error = ""
+        if self.info.is_main and v.patience is not None and self.epoch > 0:
+            stop_at = plateau_stop_epoch(self.val_history, v.patience, v.min_delta, v.min_epochs, upto=self.epoch)
+            if stop_at is not None and (stop_at < self.epoch or self.step > 0):
+                error = (
+                    f"cannot resume the run in {self.run_dir}: with validation.patience={v.patience}, "
+                    f"min_delta={v.min_delta:g}, min_epochs={v.min_epochs} it would have stopped after epoch "
+                    f"{stop_at}, but it has run {self.epoch} epoch(s){' and part of the next' if self.step else ''}."
+                    " Resuming would not give the run these settings make. Use the stopping settings it was made "
+                    f"with (see {self.run_dir / 'config.yaml'}), or start afresh: overwrite=true (deletes this "
+                    "run's checkpoints) or another run_dir")
+        if not broadcast_flag(not error if self.info.is_main else True, self.info, self.device):
+            raise ConfigError(error or "cannot resume: the plateau rule would have stopped this run earlier")
+        if self.step:
+            return False
+        return self._plateau_reached()
+
     # --- validation --------------------------------------------------------------------------------------
     def _validate(self, epoch: int) -> float | None:
         vcfg = self.cfg.validation
@@ -611,6 +655,8 @@ class Trainer:
             else:
                 steps_log.truncate_after("global_step", self.global_step)
                 epochs_log.truncate_after("epoch", self.epoch)
+                self.val_history = [(int(r["epoch"]), float(r["val_auc"])) for r in read_csv_log(epochs_log.path)
+                                    if r.get("val_auc") not in (None, "")]
             from sesiam_lib.core.io import atomic_write_text
 
             atomic_write_text(self.run_dir / "config.yaml", yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
@@ -629,8 +675,11 @@ class Trainer:
         t_run = time.perf_counter()
         pairs_per_step = cfg.batch_size * info.world_size
         every = int(cfg.checkpoint.every_steps)
+        finished = resume_path is not None and self._check_plateau_on_resume()
+        if finished and self.stopped_early:
+            log.info("the run stopped at its validation plateau after epoch %d: nothing to train", self.epoch)
         try:
-            while self.epoch < cfg.epochs:
+            while self.epoch < cfg.epochs and not finished:
                 epoch = self.epoch
                 self._set_stage_for_epoch(epoch)
                 lr = float(self.lrs[epoch])
@@ -684,19 +733,31 @@ class Trainer:
                             self.ckpts.save_last(self._state(epoch, self.step, False))
                 self.counters["epoch_time"] += time.perf_counter() - t_epoch
                 self._end_epoch(epoch, lr, epochs_log, pairs_per_step)
+                if cfg.validation.patience is not None and self._plateau_reached() and self.stopped_early:
+                    v = cfg.validation
+                    log.info("stopping early after epoch %d of %d: validation plateau (no validation AUC more than "
+                             "%g above the best in the last %d epochs; best %.4f at epoch %s)", self.epoch,
+                             cfg.epochs, v.min_delta, v.patience, self.counters["best_metric"] or float("nan"),
+                             self.counters["best_epoch"])
+                    break
             # done
             final = self.ckpts.final_path
             if info.is_main:
-                final = self.ckpts.save_final({
+                payload = {
                     "format": CHECKPOINT_FORMAT + "/weights",
                     "model": self.model.state_dict(),
                     "model_name": cfg.model,
-                    "epoch": cfg.epochs,
+                    "epoch": self.epoch,
                     "global_step": self.global_step,
                     "best_epoch": self.counters["best_epoch"],
                     "config": config_to_dict(cfg),
-                })
-                log.info("training finished: %s", final)
+                }
+                if cfg.validation.patience is not None:  # (without the rule final.pth is as it always was)
+                    payload["stopped_early"] = self.stopped_early
+                    payload["stop_epoch"] = self.stop_epoch
+                final = self.ckpts.save_final(payload)
+                log.info("training finished: %s%s", final, f" (stopped early after epoch {self.stop_epoch} of "
+                         f"{cfg.epochs}: validation plateau)" if self.stopped_early else "")
         finally:
             if bar is not None:
                 bar.close()
@@ -717,6 +778,8 @@ class Trainer:
             skipped_steps=int(c["skipped_total"]),
             resumed_from=self.resumed_from,
             history=read_csv_log(self.run_dir / "log_epochs.csv") if info.is_main else [],
+            stopped_early=self.stopped_early,
+            stop_epoch=self.stop_epoch,
         )
 
     def _last_good(self) -> str:
@@ -767,6 +830,8 @@ class Trainer:
             c["best_metric"] = float(auc)
             c["best_epoch"] = epoch + 1
             is_best = True
+        if auc is not None:
+            self.val_history.append((epoch + 1, float(auc)))
         steps = c["epoch_loss_steps"] + c["epoch_skipped"]
         row = {
             "epoch": epoch + 1,

@@ -172,7 +172,7 @@ class TrackingObjective:
         """The (cached) model with its checkpoint loaded; raises :class:`TuningError` for an unknown model or a
         checkpoint that does not fit."""
         if self._model is None:
-            from ..models import CheckpointError, build_model, list_models, load_checkpoint
+            from ..models import CheckpointError, build_model, checkpoint_model_options, list_models, load_checkpoint
 
             if self.model_name not in list_models():
                 raise TuningError(f"--model {self.model_name!r}: unknown model; known: {', '.join(list_models())}")
@@ -180,7 +180,11 @@ class TrackingObjective:
 
             with torch.random.fork_rng(devices=[]):  # no checkpoint: the same random weights in every process
                 torch.manual_seed(0)
-                model = build_model(self.model_name, **self.model_options)
+                try:  # a training checkpoint's recorded build options (score_adjust ...) complete ours
+                    options = checkpoint_model_options(self.model_options, self.checkpoint)
+                except ValueError as exc:
+                    raise TuningError(str(exc)) from None
+                model = build_model(self.model_name, **options)
             if self.checkpoint is not None:
                 try:
                     load_checkpoint(model, self.checkpoint)

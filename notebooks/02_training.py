@@ -28,6 +28,8 @@ num_frames = 100             # frames per synthetic sequence
 data_seed = 0                # the synthetic data is the same for every model and seed
 tag = ""                     # a variant's label: trains into <model>-<tag>_s<seed> (notebook 03: models entry "<model>-<tag>")
 model_options = {}           # build_model options of this variant, e.g. {"padding_mode": "circular"}
+restart_changed = False      # a run folder holding a run made with other settings: train it afresh (deletes it)
+                             # instead of stopping; make reproduce sets this for its own folder
 device = "cpu"
 lr_grid = []                 # optim.lr_start values chosen from on the validation split (empty: the preset's)
 lr_seed = 0                  # the seed whose grid runs choose it (run it first); lr_end: lr_start x the preset ratio
@@ -102,13 +104,13 @@ overrides += list(train_overrides)
 selection = None
 if lr_grid:
     selection = select_lr(lr_grid, paths=paths, dataset=dataset, name=name, seed=seed, lr_seed=lr_seed,
-                          preset=preset, overrides=overrides)
+                          preset=preset, overrides=overrides, restart_changed=restart_changed)
     for run in selection["runs"]:
         print(f"  lr_start {run['lr_start']:g}: best validation AUC {run['best_auc']:.4f} at epoch "
               f"{run['best_epoch']}, last epoch {run['stop_epoch']}{' (plateau)' if run['stopped_early'] else ''}")
     print("chosen:", selection["chosen"], "->", selection["path"])
     overrides += selection["overrides"]
-result = train(preset=preset, overrides=overrides)
+result = train(preset=preset, overrides=overrides, restart_changed=restart_changed)
 print("epochs:", result.epochs_completed, "steps:", result.global_step, "skipped steps:", result.skipped_steps)
 print("best epoch:", result.best_epoch, "validation AUC:", result.best_metric)
 if result.stopped_early:

@@ -111,6 +111,26 @@ def test_existing_run_folder_needs_resume_or_overwrite(data_root, tmp_path):
         train({**cfg, "run_dir": str(tmp_path / "empty"), "resume": True})
 
 
+def test_restart_changed_trains_a_changed_run_afresh_and_only_that(data_root, tmp_path):
+    from sesiam_lib.training.provenance import ChangedRunError
+
+    cfg = {**tiny_config(data_root, tmp_path / "run", epochs=1, **{"data.pairs_per_epoch": 2}), "resume": "auto"}
+    train(cfg)
+    changed = {**cfg, "optim": {"lr_start": 0.5}}
+    with pytest.raises(ChangedRunError, match="differing: config.optim.lr_start"):
+        train(changed)  # the default still refuses to mix two runs
+    restarted = train(changed, restart_changed=True)
+    assert restarted.resumed_from is None and restarted.global_step == 1
+    fresh = train({**changed, "run_dir": str(tmp_path / "fresh")})
+    assert_same_weights(weights(restarted.final_checkpoint), weights(fresh.final_checkpoint))
+    # the same settings again: resumed (nothing to do), not restarted
+    again = train(changed, restart_changed=True)
+    assert again.resumed_from is not None
+    # any other configuration error still stops
+    with pytest.raises(ConfigError, match="batch_size"):
+        train({**changed, "batch_size": 0}, restart_changed=True)
+
+
 def test_keep_last_rotates_epoch_files(data_root, tmp_path):
     r = train(tiny_config(data_root, tmp_path / "run", epochs=3, **{"checkpoint.keep_last": 1,
                                                                     "data.pairs_per_epoch": 2}))

@@ -312,6 +312,9 @@ def reproduce(preset: str = "tmnist_smnist", overrides: dict | None = None, out_
     if fresh:
         for folder in (out_root / "results" / run_name, out_root / "work" / run_name):
             shutil.rmtree(folder, ignore_errors=True)
+    # the reproduction's own folder: a training run left there by an older version with other settings is a stale
+    # result, so it is trained afresh (notebook 02's restart_changed) rather than stopping the reproduction
+    overrides = {"restart_changed": True, **(overrides or {})}
     run_dir = run_pipeline(preset, overrides, results_root=out_root / "results", work_root=out_root / "work")
     reference = reference_root / run_name
     if reference.is_dir():

@@ -54,6 +54,7 @@ from .lr_grid import (
     select_lr,
 )
 from .plateau import plateau_stop_epoch
+from .provenance import ChangedRunError
 from .trainer import (
     TrainingDataError,
     TrainingDivergedError,
@@ -77,6 +78,7 @@ __all__ = [
     "UnfreezeConfig",
     "ValidationConfig",
     "ConfigError",
+    "ChangedRunError",
     "TrainingDataError",
     "TrainingDivergedError",
     "CheckpointError",

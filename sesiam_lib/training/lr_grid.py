@@ -114,7 +114,7 @@ def _copy_logs(run_dir: Path, out_dir: Path) -> None:
 
 
 def run_lr_grid(grid, *, paths, dataset: str, name: str, preset: str | None = None, overrides=(),
-                lr_seed: int = 0, copy_logs: bool = True) -> dict:
+                lr_seed: int = 0, copy_logs: bool = True, restart_changed: bool = False) -> dict:
     """Train one run per grid value with seed ``lr_seed``, choose the value, write the selection file.
 
     Args:
@@ -143,7 +143,7 @@ def run_lr_grid(grid, *, paths, dataset: str, name: str, preset: str | None = No
         gname = lr_grid_name(name, value)
         run_dir = Path(paths.train_dir(dataset, gname, lr_seed))
         cfg = _config(preset, overrides, lr_seed, value, ratio, str(run_dir))
-        result = train(cfg)
+        result = train(cfg, restart_changed=restart_changed)
         if result.best_metric is None:
             raise LrGridError(f"grid run {run_dir} has no validation AUC")
         if copy_logs:
@@ -201,12 +201,12 @@ def read_lr_selection(path, grid=None, settings: dict | None = None) -> dict:
 
 
 def select_lr(grid, *, paths, dataset: str, name: str, seed: int, preset: str | None = None, overrides=(),
-              lr_seed: int = 0, copy_logs: bool = True) -> dict:
+              lr_seed: int = 0, copy_logs: bool = True, restart_changed: bool = False) -> dict:
     """The learning rate of run ``<name>_s<seed>``: :func:`run_lr_grid` when ``seed == lr_seed``, else the
     selection file written by it (which must match ``grid`` and the settings). See the module docstring."""
     if int(seed) == int(lr_seed):
         return run_lr_grid(grid, paths=paths, dataset=dataset, name=name, preset=preset, overrides=overrides,
-                           lr_seed=lr_seed, copy_logs=copy_logs)
+                           lr_seed=lr_seed, copy_logs=copy_logs, restart_changed=restart_changed)
     settings = grid_settings(_config(preset, overrides, seed))
     return read_lr_selection(lr_selection_path(paths, dataset, name), grid=grid, settings=settings)
 

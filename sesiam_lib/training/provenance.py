@@ -76,17 +76,25 @@ def run_fields(cfg, train_sequences, val_sequences=None) -> dict[str, Any]:
             "validation_data": sequences_fingerprint(val_sequences)}
 
 
+class ChangedRunError(ConfigError):
+    """The run folder holds a run made with other settings (or of unknown origin): it cannot be resumed.
+
+    ``train(..., restart_changed=True)`` catches exactly this and starts that run afresh; every other
+    :class:`ConfigError` (bad values, unknown keys) still stops.
+    """
+
+
 def check_resume(run_dir: str | Path, fields: dict, resume_from: Path) -> None:
-    """Raise :class:`ConfigError` when the run in ``run_dir`` was made with other fields than ``fields``."""
+    """Raise :class:`ChangedRunError` when the run in ``run_dir`` was made with other fields than ``fields``."""
     stored = read_provenance(Path(run_dir) / PROVENANCE_FILE)
     if stored is None:
-        raise ConfigError(
+        raise ChangedRunError(
             f"cannot resume {resume_from}: {Path(run_dir) / PROVENANCE_FILE} is missing, so it is unknown what "
             "made this run; start afresh with overwrite=true (deletes its checkpoints) or use another run_dir")
     if stored["key"] == provenance_key(fields):
         return
     changed = differing_fields(stored.get("fields"), fields)
-    raise ConfigError(
+    raise ChangedRunError(
         f"cannot resume the run in {run_dir}: it was made with other settings than these; differing: "
         f"{', '.join(changed) or '(unknown)'}. Resuming would mix two runs. To train with the new settings start "
         "afresh: overwrite=true (deletes this run's checkpoints) or another run_dir; to continue the old run, "

@@ -18,6 +18,7 @@ sums), so a run resumed from any checkpoint ends bitwise equal to an uninterrupt
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -863,13 +864,18 @@ class Trainer:
                      row["mean_loss"], lr, row["skipped_steps"])
 
 
-def train(config: Any = None, *, preset: str | None = None, overrides=None) -> TrainResult:
+def train(config: Any = None, *, preset: str | None = None, overrides=None,
+          restart_changed: bool = False) -> TrainResult:
     """Train a model; usable from a notebook and behind ``python -m sesiam_lib.training``.
 
     Args:
         config: a :class:`TrainConfig`, a dict (may name a ``preset``), a YAML path, or None.
         preset: a preset name (see :func:`~sesiam_lib.training.config.list_presets`) used as the base layer.
         overrides: ``["key=value", ...]`` (dotted keys) or a nested dict applied last.
+        restart_changed: when resuming finds a run made with other settings in ``run_dir``
+            (:class:`~sesiam_lib.training.provenance.ChangedRunError`), delete it and train afresh
+            (``overwrite=true``) instead of stopping: for folders a tool owns (``make reproduce``'s), where an
+            old run is a stale result, never a user's work to keep.
 
     Returns:
         :class:`TrainResult` (final checkpoint, logs, best epoch).
@@ -883,7 +889,14 @@ def train(config: Any = None, *, preset: str | None = None, overrides=None) -> T
     """
     cfg = load_config(config, preset=preset, overrides=overrides)
     from .console import console_logging  # a script's train() shows the run's log lines like the CLI
+    from .provenance import ChangedRunError
 
     with warnings.catch_warnings(), console_logging(cfg.progress):
         warnings.filterwarnings("ignore", message=".*TypedStorage is deprecated.*")
-        return Trainer(cfg).run()
+        try:
+            return Trainer(cfg).run()
+        except ChangedRunError as exc:
+            if not restart_changed:
+                raise
+            log.warning("%s -- restart_changed: starting this run afresh", exc)
+            return Trainer(dataclasses.replace(cfg, overwrite=True, resume=False)).run()

@@ -155,6 +155,31 @@ for name, factory in factories.items():
     plt.show()
 
 # %% [markdown]
+# ## Scale head: the response over shifts (head="scale" models only)
+#
+# A model built with `head="scale"` (`sesiam_lib.models.scale_head`) keeps the scale axis in the correlation: one
+# search crop per frame, one response map per shift k (k > 0: the target looks larger than in the template, by the
+# basis ratio to the power k). Rows: frames; panels: the search crop, then the shifts (the chosen one framed in red,
+# its peak marked; the row label gives the sub-step estimate k̂ and the size factor it gave). Nothing is drawn for
+# pyramid trackers.
+
+# %%
+from sesiam_lib.tracking.scale_head_tracker import is_scale_head
+from sesiam_lib.tracking.visualize import plot_shift_responses
+
+shift_frames = [f for f in (1, 5, 10, 20) if f < len(sequence)]
+for name, factory in factories.items():
+    if not shift_frames or not is_scale_head(factory):
+        continue
+    if name not in given and not (seeds and name.endswith(f"_s{seeds[0]}")):
+        continue
+    run = track_sequence(factory(), sequence, debug=True, max_frames=max(shift_frames) + 1, true_size=true_size)
+    fig = plot_shift_responses([run["debug"][f] for f in shift_frames], frames=shift_frames,
+                               title=f"{name}: response over shifts, {sequence.name}")
+    fig.savefig(out_dir / f"shift_responses_{name}_{sequence.name}.png", dpi=100)
+    plt.show()
+
+# %% [markdown]
 # ## Animation
 
 # %%

@@ -43,7 +43,7 @@ from torch.utils.data import Dataset
 
 from ..core.boxes import box_is_valid
 from ..core.crop import context_side, crop_window, get_subwindow, search_side
-from ..core.labels import siamfc_label
+from ..core.labels import scale_shift_index, scale_shift_label, siamfc_label
 from ..core.sequence import Sequence
 
 __all__ = ["PairDataset", "context_side", "search_side", "valid_frames", "color_jitter"]
@@ -110,6 +110,12 @@ class PairDataset(Dataset):
         pairs_per_epoch: ``len(dataset)``; default: the number of usable template frames.
         seed: base seed; sample ``index`` of epoch ``e`` draws from ``default_rng([seed, e, index])``.
         radius: positive radius of the label in score cells (2).
+        return_scale: also return ``scale``: float32, how many times larger the target appears in the search crop
+            than in the template crop, relative to the unjittered geometry (``jitter_z / jitter_x``, the two crop
+            sides' scale-jitter factors ``1 + U(-scale, scale)``). Off by default (samples unchanged).
+        scale_ratio, max_shift: with ``return_scale``, the scale head's geometry (basis ratio, shifts ``-m..m``):
+            adds ``scale_label`` float32 ``[2m + 1, S, S]`` (:func:`sesiam_lib.core.labels.scale_shift_label`) and
+            ``scale_shift`` int64 (the positive shift). The trainer sets them for ``head="scale"`` models.
 
     Each sample is a dict: ``template`` uint8 ``[3, E, E]`` RGB, ``search`` uint8 ``[3, I, I]`` RGB, ``label``
     float32 ``[1, S, S]``, ``shift`` float32 ``(dx, dy)`` (target centre minus search-crop centre, search-crop
@@ -131,6 +137,9 @@ class PairDataset(Dataset):
         pairs_per_epoch: int | None = None,
         seed: int = 0,
         radius: float = 2,
+        return_scale: bool = False,
+        scale_ratio: float | None = None,
+        max_shift: int = 1,
     ):
         self.sequences = _as_sequences(sequences)
         self.exemplar_size = int(exemplar_size)
@@ -144,6 +153,12 @@ class PairDataset(Dataset):
         self.color = float(color)
         self.seed = int(seed)
         self.radius = radius
+        self.return_scale = bool(return_scale)
+        self.scale_ratio = None if scale_ratio is None else float(scale_ratio)
+        self.max_shift = int(max_shift)
+        if self.scale_ratio is not None and not (self.return_scale and self.scale_ratio > 1 and self.max_shift >= 0):
+            raise ValueError(f"PairDataset: scale_ratio needs return_scale=True, a ratio > 1 and max_shift >= 0 "
+                             f"(got return_scale={return_scale}, scale_ratio={scale_ratio}, max_shift={max_shift})")
         self.epoch = 0
         if self.frame_range < 1:
             raise ValueError(f"PairDataset: frame_range must be >= 1, got {frame_range}")
@@ -203,13 +218,15 @@ class PairDataset(Dataset):
         # template: the tracker's exemplar crop (scale-jittered)
         z_img = seq.image(t)
         x, y, w, h = seq.boxes[t]
-        s_z = context_side(w, h, self.context) * (1.0 + rng.uniform(-self.scale, self.scale))
+        jitter_z = 1.0 + rng.uniform(-self.scale, self.scale)
+        s_z = context_side(w, h, self.context) * jitter_z
         template = get_subwindow(z_img, (x + w / 2.0, y + h / 2.0), E, max(1.0, s_z), _mean_colour(z_img))
         # search: target placed `shift` pixels from the crop centre
         x_img = z_img if s == t else seq.image(s)
         x, y, w, h = seq.boxes[s]
         centre = np.array([x + w / 2.0, y + h / 2.0])
-        s_x = search_side(context_side(w, h, self.context), E, I) * (1.0 + rng.uniform(-self.scale, self.scale))
+        jitter_x = 1.0 + rng.uniform(-self.scale, self.scale)
+        s_x = search_side(context_side(w, h, self.context), E, I) * jitter_x
         side = max(1, int(round(s_x)))
         desired = rng.uniform(-self.shift, self.shift, 2) if self.shift > 0 else np.zeros(2)
         crop_centre = centre - desired * side / I
@@ -220,12 +237,30 @@ class PairDataset(Dataset):
             template = color_jitter(template, rng, self.color)
             search = color_jitter(search, rng, self.color)
         label = siamfc_label(self.score_size, realised, self.stride, self.radius)
-        return {
+        sample = {
             "template": torch.from_numpy(np.ascontiguousarray(template.transpose(2, 0, 1))),
             "search": torch.from_numpy(np.ascontiguousarray(search.transpose(2, 0, 1))),
             "label": torch.from_numpy(label[None]),
             "shift": torch.tensor(realised, dtype=torch.float32),
         }
+        if self.return_scale:
+            self._add_scale(sample, jitter_z, jitter_x, realised)
+        return sample
+
+    def _add_scale(self, sample: dict, jitter_z: float, jitter_x: float, realised: np.ndarray) -> None:
+        """``return_scale=True``: the pair's relative scale and (with ``scale_ratio``) the scale head's label."""
+        # template side x jitter_z shrinks the target in the template by jitter_z, search side x jitter_x shrinks
+        # it in the search crop by jitter_x; without jitter both crops show it at the same size (the search side
+        # is the template side x I / E of the search frame's own box), so relative to that geometry the target
+        # appears jitter_z / jitter_x times larger in the search crop than in the template crop
+        relative = jitter_z / jitter_x
+        sample["scale"] = torch.tensor(relative, dtype=torch.float32)
+        if self.scale_ratio is not None:
+            label = scale_shift_label(self.score_size, realised, self.stride, self.radius, relative,
+                                      self.scale_ratio, self.max_shift)
+            sample["scale_label"] = torch.from_numpy(label)
+            sample["scale_shift"] = torch.tensor(scale_shift_index(relative, self.scale_ratio, self.max_shift),
+                                                 dtype=torch.int64)
 
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):

@@ -12,7 +12,8 @@ Quick start::
 
 Modules: :mod:`.builder` (registry), :mod:`.siamfc` (head, loss, template/track), :mod:`.ciresnet` (SiamFC+
 backbone), :mod:`.se_resnet` (SE-SiamFC backbone), :mod:`.tiny` (CPU twins), :mod:`.checkpoint`,
-:mod:`.transfer`, :mod:`.fast`.
+:mod:`.transfer`, :mod:`.fast`, :mod:`.scale_head` (``build_model(name, head="scale")``: the scale axis kept in the
+correlation, issue #18).
 """
 
 from .builder import (
@@ -38,6 +39,7 @@ from .checkpoint import (
 )
 from .common import BackboneSpec, feature_size, score_size
 from .fast import FastSiamFC, optimize_for_inference
+from .scale_head import HEAD_TYPES, FastScaleHeadSiamFC, ScaleHeadSESiamFC, scale_correlations, scale_xcorr
 from .siamfc import SiamFC, balanced_bce_loss, xcorr
 from .transfer import TransferEntry, fit_kernel_to_basis, format_transfer_report, transfer_weights
 
@@ -71,4 +73,9 @@ __all__ = [
     "format_transfer_report",
     "TransferEntry",
     "optimize_for_inference",
+    "HEAD_TYPES",
+    "ScaleHeadSESiamFC",
+    "FastScaleHeadSiamFC",
+    "scale_xcorr",
+    "scale_correlations",
 ]

@@ -150,19 +150,23 @@ def build_model(name: str, **options: Any) -> SiamFC:
         **options: ``exemplar_size``, ``instance_size``, ``sesn_impl`` (``'fast'`` default / ``'reference'``;
             ignored by the plain models), ``score_adjust`` (``False`` default: ``0.1 * xcorr``; ``True``: a
             learnable ``adjust = nn.Conv2d(1, 1, 1)`` on the xcorr, weight 1e-3 / bias 0 at init); SE models also
-            ``padding_mode``.
+            ``padding_mode``, ``head`` (``'pool'`` default: the release's scale-pooling head; ``'scale'``: the
+            scale head of :mod:`.scale_head`, output ``[N, 2 max_shift + 1, s, s]``; plain models reject it) and,
+            with ``head='scale'``, ``max_shift`` (default 1).
     """
     if name not in _REGISTRY:
         raise KeyError(f"unknown model {name!r}; known: {list_models()}")
     factory, defaults = _REGISTRY[name]
     kwargs = {**defaults, **options}
-    if "padding_mode" in kwargs and factory is not SESiamFC:
+    if "head" in kwargs or "max_shift" in kwargs:
+        factory = _head_factory(name, factory, kwargs)
+    if "padding_mode" in kwargs and not (isinstance(factory, type) and issubclass(factory, SESiamFC)):
         if kwargs["padding_mode"] != "constant":
             raise ValueError(f"{name} has no scale convs: padding_mode {kwargs['padding_mode']!r} not supported")
         kwargs.pop("padding_mode")
     if "sesn_impl" in kwargs:
         check_sesn_impl(kwargs["sesn_impl"])
-        if factory is not SESiamFC:
+        if not (isinstance(factory, type) and issubclass(factory, SESiamFC)):
             kwargs.pop("sesn_impl")  # no scale layers
     try:
         model = factory(spec=MODEL_SPECS[name], arch=name, **kwargs)
@@ -170,6 +174,25 @@ def build_model(name: str, **options: Any) -> SiamFC:
         raise TypeError(f"build_model({name!r}): bad option ({exc})") from exc
     model.build_options = dict(options)  # what was asked for: part of a tracking result's provenance key
     return model
+
+
+def _head_factory(name: str, factory: Callable[..., SiamFC], kwargs: dict[str, Any]) -> Callable[..., SiamFC]:
+    """Resolve the ``head`` / ``max_shift`` options (popped from ``kwargs``): ``head="pool"`` (the default) keeps
+    ``factory``; ``head="scale"`` (SE models only) gives :class:`~sesiam_lib.models.scale_head.ScaleHeadSESiamFC`
+    with ``max_shift`` (default 1) left in ``kwargs``."""
+    from .scale_head import HEAD_TYPES, ScaleHeadSESiamFC
+
+    head = kwargs.pop("head", "pool")
+    if head not in HEAD_TYPES:
+        raise ValueError(f"head must be one of {HEAD_TYPES}, got {head!r}")
+    if head == "pool":
+        if "max_shift" in kwargs:
+            raise ValueError("max_shift applies to head='scale' only")
+        return factory
+    if factory is not SESiamFC:
+        raise ValueError(f"{name} has no scale axis (not a scale-equivariant model): head='scale' needs an SE "
+                         f"model ({', '.join(n for n, (f, _) in _REGISTRY.items() if f is SESiamFC)})")
+    return ScaleHeadSESiamFC
 
 
 def count_parameters(model: nn.Module) -> int:

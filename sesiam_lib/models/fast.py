@@ -399,4 +399,8 @@ def optimize_for_inference(model: SiamFC) -> FastSiamFC:
         return model
     if not isinstance(model, SiamFC):
         raise TypeError(f"optimize_for_inference expects a SiamFC model, got {type(model).__name__}")
+    if getattr(model, "head_type", "pool") == "scale":
+        from .scale_head import FastScaleHeadSiamFC
+
+        return FastScaleHeadSiamFC(model).eval()
     return FastSiamFC(model).eval()

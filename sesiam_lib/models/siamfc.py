@@ -110,6 +110,7 @@ class SiamFC(nn.Module):
     input_format: str
     scale_equivariant: bool = False
     arch: str = ""
+    head_type: str = "pool"  # "scale": sesiam_lib.models.scale_head.ScaleHeadSESiamFC
 
     def __init__(self) -> None:
         super().__init__()

@@ -28,6 +28,10 @@ Deviations from the release, all in cases where the release would crash or produ
   cosine window decides (the release would produce NaN and jump to the map's corner);
 - ``s_z`` and the search sides are at least 1 pixel.
 
+Models with the scale head (``build_model(name, head="scale")``, ``model.head_type == "scale"``) are tracked in
+another mode, picked automatically: one search crop per frame, size from the response's shift axis (see
+:mod:`.scale_head_tracker`; ``scale_step`` and ``num_scales`` are ignored; ``params()`` records ``head``).
+
 Crops are RGB; the model converts to what its weights expect (SiamFC+ flips to BGR inside). Since the crop
 routine and the padding colour treat channels independently, an RGB crop is exactly the channel-flip of the
 release's BGR crop, so SiamFC+ sees the release's pixels.
@@ -325,6 +329,9 @@ class SiamFCTracker:
         self.scales = scale_factors(self.scale_step, self.num_scales)
         self.penalties = np.array([self.scale_penalty ** abs(i - self.num_scales // 2)
                                    for i in range(self.num_scales)])
+        self.head_type = getattr(model, "head_type", "pool")
+        if self.head_type == "scale":
+            self._init_scale_head(model)
 
         self.center: np.ndarray | None = None
         self.size: np.ndarray | None = None
@@ -332,6 +339,15 @@ class SiamFCTracker:
         self.min_s_x = self.max_s_x = None
         self.avg_chans: np.ndarray | None = None
         self.last_debug: dict[str, Any] = {}
+
+    def _init_scale_head(self, model) -> None:
+        """Scale-head mode (:mod:`.scale_head_tracker`): shifts ``-m..m``, ``scales`` = ``ratio ** k`` (the size
+        factor of each shift), ``penalties`` = ``scale_penalty ** |k|``; ``scale_step``/``num_scales`` unused."""
+        self.max_shift = int(model.max_shift)
+        self.scale_ratio = float(model.scale_ratio)
+        self.shifts = list(range(-self.max_shift, self.max_shift + 1))
+        self.scales = self.scale_ratio ** np.asarray(self.shifts, dtype=np.float64)
+        self.penalties = np.array([self.scale_penalty ** abs(k) for k in self.shifts])
 
     # --- construction helpers -----------------------------------------------------------------------------
     @classmethod
@@ -404,6 +420,9 @@ class SiamFCTracker:
             "w_influence": self.w_influence, "num_scales": self.num_scales, "response_up": self.response_up,
             "context_amount": self.context_amount, "upsample": self.upsample, "exemplar_size": self.exemplar_size,
             "instance_size": self.instance_size, "score_size": self.score_size, "total_stride": self.total_stride,
+            # scale-head mode only (the pyramid's record is unchanged): scale_step / num_scales are then unused
+            **({"head": "scale", "max_shift": self.max_shift, "scale_ratio": self.scale_ratio}
+               if self.head_type == "scale" else {}),
         }
 
     def provenance(self) -> dict[str, Any]:
@@ -544,6 +563,10 @@ class SiamFCTracker:
         """
         if self.center is None:
             raise RuntimeError("update() called before init()")
+        if self.head_type == "scale":  # one crop, scale from the shift axis (sesiam_lib.tracking.scale_head_tracker)
+            from .scale_head_tracker import scale_head_step
+
+            return scale_head_step(self, image, true_size)
         t0 = time.perf_counter()
         img = as_rgb_uint8(image)
         height, width = img.shape[:2]

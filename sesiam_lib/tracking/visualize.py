@@ -25,6 +25,7 @@ __all__ = [
     "tracker_colors",
     "draw_frame",
     "plot_response_maps",
+    "plot_shift_responses",
     "render_boxes",
     "animate_sequence",
     "plot_overlap_over_time",
@@ -160,6 +161,9 @@ def plot_response_maps(debug, *, raw: bool = False, show_crops: bool = True, sho
         crops = debug["search_crops"]
         for i in range(n):
             ax = axes[0, i]
+            if i >= len(crops):  # the scale head (one crop, several shift maps): no crop to show here
+                ax.set_axis_off()
+                continue
             ax.imshow(crops[i])
             ax.set_title(f"scale {scales[i]:.4f}" + ("  (chosen)" if i == best else ""), fontsize="small")
             ax.set_xticks([])
@@ -192,6 +196,63 @@ def plot_response_maps(debug, *, raw: bool = False, show_crops: bool = True, sho
             ax.set_title("windowed (chosen scale)", fontsize="small")
         ax.set_xticks([])
         ax.set_yticks([])
+    return fig
+
+
+def plot_shift_responses(debugs, frames=None, *, raw: bool = False, cmap: str = "viridis", title: str | None = None):
+    """The scale head's response over its shifts for a few frames: one row per frame, one panel per shift.
+
+    Args:
+        debugs: ``tracker.last_debug`` dicts of a scale-head tracker (``head == "scale"``; see
+            :mod:`sesiam_lib.tracking.scale_head_tracker`), e.g. ``track_sequence(..., debug=True)["debug"][f]``.
+        frames: the frame numbers, for the row labels (default 0, 1, ...).
+        raw: the raw ``S x S`` maps instead of the upsampled ones.
+        title: figure title.
+
+    Each row shares one colour scale; the chosen shift's panel is framed in red with the peak marked, and the row
+    says the sub-step estimate ``k_hat`` and the size factor it gave. Shift ``k > 0``: the target looks larger
+    than in the template.
+
+    Raises:
+        ValueError: a debug dict without the scale head's maps (a pyramid tracker, or ``debug=False``).
+    """
+    debugs = list(debugs)
+    if not debugs:
+        raise ValueError("debugs: no frames to draw")
+    for d in debugs:
+        if not d or d.get("head") != "scale" or "response_up" not in d:
+            raise ValueError("debugs: not a scale-head tracker's debug record (head='scale' model, debug=True, "
+                             "and a frame after the first)")
+    frames = list(range(len(debugs))) if frames is None else list(frames)
+    shifts = [int(k) for k in debugs[0]["shifts"]]
+    ncols, nrows = len(shifts) + 1, len(debugs)
+    fig, axes = _figure(nrows, ncols, figsize=(2.6 * ncols, 2.6 * nrows + 0.4))
+    for row, (d, frame) in enumerate(zip(debugs, frames)):
+        maps = np.asarray(d["response_raw" if raw else "response_up"])
+        crop = d["search_crops"][0]
+        ax = axes[row, 0]
+        ax.imshow(crop)
+        ax.set_title(f"frame {frame}: search crop", fontsize="small")
+        ax.set_ylabel(f"k̂ {d['shift_estimate']:+.2f}, ×{d['scale_factor']:.3f}", fontsize="small")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        vmin, vmax = float(maps.min()), float(maps.max())
+        for j, k in enumerate(shifts):
+            ax = axes[row, j + 1]
+            ax.imshow(maps[j], cmap=cmap, vmin=vmin, vmax=vmax)
+            factor = np.asarray(d["scales"])[j]
+            ax.set_title(f"k = {k:+d} (×{factor:.2f}): max {maps[j].max():.2f}", fontsize="small")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j == int(d["best_scale"]):
+                for spine in ax.spines.values():
+                    spine.set_edgecolor("red")
+                    spine.set_linewidth(3)
+                if not raw:
+                    r, c = d["peak"]
+                    ax.plot([c], [r], "r+", markersize=12, markeredgewidth=2)
+    if title:
+        fig.suptitle(title)
     return fig
 
 

@@ -184,6 +184,10 @@ def build_pair_dataset(cfg: TrainConfig, model: nn.Module, sequences=None):
         seed=cfg.seed,
     )
     kwargs.update(cfg.data.kwargs)
+    if getattr(model, "head_type", "pool") == "scale":
+        # the scale head (model_kwargs: {head: scale}) learns over (shift, row, col): labels from the pair's
+        # relative scale (PairDataset's scale_label, used by _train_step instead of label)
+        kwargs.update(return_scale=True, scale_ratio=model.scale_ratio, max_shift=model.max_shift)
     try:
         dataset = data_mod.PairDataset(sequences, **kwargs)
     except ValueError as exc:
@@ -792,7 +796,7 @@ class Trainer:
         nb = dev.type == "cuda"
         template = _to_model_input(batch["template"].to(dev, non_blocking=nb))
         search = _to_model_input(batch["search"].to(dev, non_blocking=nb))
-        label = batch["label"].to(dev, non_blocking=nb).float()
+        label = batch["scale_label" if "scale_label" in batch else "label"].to(dev, non_blocking=nb).float()
         self.optimizer.zero_grad(set_to_none=True)
         with _autocast(dev, cfg.amp):
             scores = self.net(template, search)

@@ -35,6 +35,8 @@ tune_sequences = None        # tune on the first N validation sequences
 tune_frames = None           # ... and the first F frames of each
 tune_num_scales = False      # also search the pyramid size (3 or 5 scales)
 workers = 1                  # processes per study
+threads = 1                  # torch threads per worker: two OpenMP threads on a 2-core machine collapse when any
+                             # other process competes for the cores (None: cores / workers)
 storage = None               # a SQLAlchemy URL for every study (e.g. PostgreSQL, shared by machines); None: SQLite
                              # per tracker in <work_root>/<run>/tuning/<dataset>/<name>/study.db
 device = "cpu"
@@ -90,7 +92,7 @@ for name, job in jobs.items():
                          dataset=tune_layout, trials=trials, study=f"{name}-{dataset}", seed=seed, metric=metric,
                          storage=storage or f"sqlite:///{study_dir.resolve() / 'study.db'}", workers=workers,
                          sequences=tune_sequences, max_frames=tune_frames, tune_num_scales=tune_num_scales,
-                         device=device, model_options=job["model_options"])
+                         device=device, model_options=job["model_options"], threads=threads)
     r = records[name]
     print(f"{name:28s} {r['metric']} default {r['baseline_value']:.4f} -> tuned {r['value']:.4f} ({r['trials']} trials): "
           + ", ".join(f"{k} {r[k]}" for k in ("scale_step", "scale_lr", "scale_penalty", "w_influence", "num_scales") if k in r))

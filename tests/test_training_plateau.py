@@ -128,7 +128,7 @@ def test_synthetic_v2_preset(data_root, tmp_path):
     v = cfg.validation
     assert (cfg.epochs, cfg.data.pairs_per_epoch, cfg.batch_size, cfg.num_threads) == (24, 500, 8, 1)
     assert cfg.data.scale == 0.3
-    assert (cfg.optim.lr_start, cfg.optim.lr_end, cfg.model_kwargs) == (1e-2, 1e-4, {"score_adjust": True})
+    assert (cfg.optim.lr_start, cfg.optim.lr_end, cfg.model_kwargs) == (1e-2, 1e-4, {"out_scale": 1e-3})
     assert (v.every, v.max_sequences, v.max_frames, v.patience, v.min_delta, v.min_epochs) == (1, 16, 50, 4, 0.005, 6)
     assert cfg.data.generate == {"kind": "S-MNIST"} and "synthetic_v2" in load_preset("synthetic_v2")["preset"]
     # notebook 02's overrides for T-MNIST

@@ -66,11 +66,11 @@ class SiamFCPlus(_SizedSiamFC):
     sesn_impl = None  # no scale layers: build_model accepts and ignores the option
 
     def __init__(self, spec: BackboneSpec = FULL_PLAIN, exemplar_size: int = 127, instance_size: int = 255,
-                 arch: str = "siamfc_resnet22", score_adjust: bool = False) -> None:
+                 arch: str = "siamfc_resnet22", score_adjust: bool = False, out_scale: float | None = None) -> None:
         super().__init__()
         self.arch = arch
         self.features = CIResNetFeatures(spec)
-        self._init_score_adjust(score_adjust)
+        self._init_score_adjust(score_adjust, out_scale)
         self._set_geometry(spec, exemplar_size, instance_size)
 
 
@@ -87,11 +87,12 @@ class SESiamFC(_SizedSiamFC):
 
     def __init__(self, spec: BackboneSpec = FULL_SE, exemplar_size: int = 127, instance_size: int = 255,
                  padding_mode: str = "constant", arch: str = "se_siamfc_resnet22",
-                 sesn_impl: str = DEFAULT_SESN_IMPL, score_adjust: bool = False) -> None:
+                 sesn_impl: str = DEFAULT_SESN_IMPL, score_adjust: bool = False,
+                 out_scale: float | None = None) -> None:
         super().__init__()
         self.arch = arch
         self.features = SEResNetFeatures(spec, padding_mode=padding_mode, sesn_impl=sesn_impl)
-        self._init_score_adjust(score_adjust)
+        self._init_score_adjust(score_adjust, out_scale)
         self._set_geometry(spec, exemplar_size, instance_size)
 
     @property
@@ -149,7 +150,8 @@ def build_model(name: str, **options: Any) -> SiamFC:
             (see :func:`list_models`).
         **options: ``exemplar_size``, ``instance_size``, ``sesn_impl`` (``'fast'`` default / ``'reference'``;
             ignored by the plain models), ``score_adjust`` (``False`` default: ``0.1 * xcorr``; ``True``: a
-            learnable ``adjust = nn.Conv2d(1, 1, 1)`` on the xcorr, weight 1e-3 / bias 0 at init); SE models also
+            learnable ``adjust = nn.Conv2d(1, 1, 1)`` on the xcorr, weight 1e-3 / bias 0 at init), ``out_scale`` (a fixed
+            score factor instead of the release's 0.1, e.g. 1e-3 for training from scratch); SE models also
             ``padding_mode``, ``head`` (``'pool'`` default: the release's scale-pooling head; ``'scale'``: the
             scale head of :mod:`.scale_head`, output ``[N, 2 max_shift + 1, s, s]``; plain models reject it) and,
             with ``head='scale'``, ``max_shift`` (default 1).

@@ -28,6 +28,8 @@ format its weights expect (``input_format``): SiamFC+ flips to BGR and keeps raw
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -118,10 +120,20 @@ class SiamFC(nn.Module):
         self.adjust: nn.Conv2d | None = None
         self.zf: torch.Tensor | None = None
 
-    def _init_score_adjust(self, score_adjust: bool) -> None:
-        """``score_adjust=True``: add the learnable ``adjust`` layer (weight 1e-3, bias 0); else keep ``0.1 *``."""
+    def _init_score_adjust(self, score_adjust: bool, out_scale: float | None = None) -> None:
+        """``score_adjust=True``: add the learnable ``adjust`` layer (weight 1e-3, bias 0); ``out_scale``: another
+        fixed factor than the release's 0.1 (e.g. 1e-3, SiamFC-PyTorch's for training from scratch); neither: keep
+        ``0.1 *``. The two exclude each other (the adjust layer replaces the fixed factor)."""
         if not isinstance(score_adjust, bool):
             raise TypeError(f"score_adjust must be True or False, got {score_adjust!r}")
+        if out_scale is not None:
+            if score_adjust:
+                raise ValueError("out_scale and score_adjust=True exclude each other: the learnable adjust layer "
+                                 "replaces the fixed out_scale factor")
+            if isinstance(out_scale, bool) or not isinstance(out_scale, (int, float)) or not \
+                    math.isfinite(out_scale) or out_scale <= 0:
+                raise ValueError(f"out_scale must be a finite number > 0, got {out_scale!r}")
+            self.out_scale = float(out_scale)
         if score_adjust:
             self.adjust = nn.Conv2d(1, 1, kernel_size=1)
             with torch.no_grad():
@@ -193,4 +205,5 @@ class SiamFC(nn.Module):
     def extra_repr(self) -> str:
         return (f"arch={self.arch!r}, exemplar_size={self.exemplar_size}, instance_size={self.instance_size}, "
                 f"score_size={self.score_size}, total_stride={self.total_stride}, "
-                f"input_format={self.input_format!r}" + (", score_adjust=True" if self.score_adjust else ""))
+                f"input_format={self.input_format!r}" + (", score_adjust=True" if self.score_adjust else "")
+                + (f", out_scale={self.out_scale:g}" if self.out_scale != OUT_SCALE else ""))

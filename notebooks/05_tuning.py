@@ -39,6 +39,8 @@ threads = 1                  # torch threads per worker: two OpenMP threads on a
                              # other process competes for the cores (None: cores / workers)
 storage = None               # a SQLAlchemy URL for every study (e.g. PostgreSQL, shared by machines); None: SQLite
                              # per tracker in <work_root>/<run>/tuning/<dataset>/<name>/study.db
+restart_changed = False      # a study made for another objective (other weights, data ...): delete it and start afresh
+                             # instead of stopping; make reproduce sets this for its own folder
 device = "cpu"
 
 # %% [markdown]
@@ -92,7 +94,8 @@ for name, job in jobs.items():
                          dataset=tune_layout, trials=trials, study=f"{name}-{dataset}", seed=seed, metric=metric,
                          storage=storage or f"sqlite:///{study_dir.resolve() / 'study.db'}", workers=workers,
                          sequences=tune_sequences, max_frames=tune_frames, tune_num_scales=tune_num_scales,
-                         device=device, model_options=job["model_options"], threads=threads)
+                         device=device, model_options=job["model_options"], threads=threads,
+                         restart_changed=restart_changed)
     r = records[name]
     print(f"{name:28s} {r['metric']} default {r['baseline_value']:.4f} -> tuned {r['value']:.4f} ({r['trials']} trials): "
           + ", ".join(f"{k} {r[k]}" for k in ("scale_step", "scale_lr", "scale_penalty", "w_influence", "num_scales") if k in r))

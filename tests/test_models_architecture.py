@@ -368,3 +368,23 @@ def test_se_siamfc_tiny_sesn_stem_kernel_is_not_truncated_more_than_the_release(
     release_stem, release_mid = lost(9, 7, 0.9 * 1.4**2), lost(5, 3, 0.9 * 1.4**2)
     assert lost(11, 5, 2.0) <= release_stem < lost(9, 5, 2.0)  # K 9 would truncate twice as much: K 11
     assert lost(7, 3, 2.0) <= release_mid  # the middle convs' K 7 truncates less than the release's K 5
+
+
+@pytest.mark.parametrize("name", ["siamfc_tiny", "se_siamfc_tiny"])
+def test_out_scale_is_a_fixed_score_factor(name):
+    torch.manual_seed(0)
+    model = build_model(name, out_scale=1e-3).eval()
+    release = build_model(name).eval()
+    release.load_state_dict(model.state_dict())  # no new keys: the same state dict as the release's head
+    z, x = torch.rand(1, 3, 79, 79) * 255, torch.rand(2, 3, 159, 159) * 255
+    with torch.no_grad():
+        assert torch.allclose(model(z, x) * 100, release(z, x), rtol=1e-5, atol=1e-6)
+        fast = model.fast()
+        fast.template(z)
+        assert torch.allclose(fast.track(x), model(z, x), rtol=1e-4, atol=1e-6)
+    assert model.build_options == {"out_scale": 1e-3} and "out_scale=0.001" in repr(model)
+    for bad in (0, -1.0, float("nan"), True, "0.1"):
+        with pytest.raises((ValueError, TypeError), match="out_scale"):
+            build_model(name, out_scale=bad)
+    with pytest.raises(ValueError, match="exclude each other"):
+        build_model(name, out_scale=1e-3, score_adjust=True)

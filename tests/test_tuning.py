@@ -21,7 +21,7 @@ import pytest
 optuna = pytest.importorskip("optuna", reason="the tuning extra (optuna) is not installed")
 
 from sesiam_lib.tracking import TRACKER_PARAMS, TrackerFactory, run_otb, tracker_params  # noqa: E402
-from sesiam_lib.tuning import SEARCH_SPACE, TuningError, load_validation_set, tune  # noqa: E402
+from sesiam_lib.tuning import SEARCH_SPACE, ChangedStudyError, TuningError, load_validation_set, tune  # noqa: E402
 
 MODEL = "siamfc_tiny"
 BAD = {"scale_step": 1.2, "scale_lr": 0.7, "scale_penalty": 1.0, "w_influence": 0.05}  # size runs away
@@ -179,8 +179,13 @@ def test_study_beats_a_bad_setting_and_resumes(val_set, tmp_path):
     again = tune(MODEL, val_set, out=out, trials=7, seed=0, metric="auc", threads=1, progress=False)
     assert again["trials"] == 7
     # the same study name for another objective is refused
-    with pytest.raises(TuningError, match="another objective"):
+    with pytest.raises(ChangedStudyError, match="another objective"):
         tune(MODEL, val_set, out=out, trials=8, metric="auc", max_frames=10, progress=False)
+    # ... unless restart_changed: exactly that study is deleted and started afresh (trial numbers from 0)
+    fresh = tune(MODEL, val_set, out=out, trials=2, seed=0, metric="auc", max_frames=10, threads=1, progress=False,
+                 restart_changed=True)
+    rows = _trials_csv(out / "trials.csv")
+    assert fresh["trials"] == 2 and [int(r["number"]) for r in rows] == [0, 1]
 
 
 @pytest.mark.slow

@@ -21,8 +21,8 @@ Use the result: ``tracker_params(model, tuned="best_params.json")``,
 notebook 05's files).
 """
 
-from .objective import (DATASETS, METRICS, NUM_SCALES_CHOICES, SEARCH_SPACE, TrackingObjective, TuningError,
-                        default_metric, load_validation_set)
+from .objective import (DATASETS, METRICS, NUM_SCALES_CHOICES, SEARCH_SPACE, ChangedStudyError, TrackingObjective,
+                        TuningError, default_metric, load_validation_set)
 from .study import (BEST_PARAMS, DEFAULT_HEARTBEAT, TRIALS_CSV, mask_url, open_storage, open_study, storage_url,
                     study_summary, tune, write_outputs)
 
@@ -30,6 +30,7 @@ __all__ = [
     "tune",
     "TrackingObjective",
     "TuningError",
+    "ChangedStudyError",
     "load_validation_set",
     "default_metric",
     "SEARCH_SPACE",

@@ -63,6 +63,12 @@ class TuningError(ValueError):
     """A tuning input that cannot work (data folder, model, checkpoint, storage); the message says what to do."""
 
 
+class ChangedStudyError(TuningError):
+    """The storage holds a study of that name made for another objective (other weights, data, metric, space).
+
+    ``tune(..., restart_changed=True)`` deletes exactly that study and starts it afresh instead."""
+
+
 def default_metric(dataset: str) -> str:
     """``ao`` for GOT-10k layout, ``eao`` for VOT, ``auc`` for OTB."""
     return {"got10k": "ao", "vot": "eao", "otb": "auc"}[dataset]

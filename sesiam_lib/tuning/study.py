@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import logging
 import os
 import socket
 import time
@@ -37,8 +38,10 @@ from typing import Any
 
 import numpy as np
 
-from .objective import (NUM_SCALES_CHOICES, SEARCH_SPACE, TrackingObjective, TuningError, data_fingerprint,
-                        default_metric, load_validation_set)
+from .objective import (NUM_SCALES_CHOICES, SEARCH_SPACE, ChangedStudyError, TrackingObjective, TuningError,
+                        data_fingerprint, default_metric, load_validation_set)
+
+log = logging.getLogger("sesiam_lib.tuning")
 
 __all__ = ["tune", "storage_url", "open_storage", "open_study", "mask_url", "write_outputs", "study_summary",
            "BEST_PARAMS", "TRIALS_CSV", "FIGURES", "DEFAULT_HEARTBEAT", "TUNED_FORMAT"]
@@ -152,8 +155,8 @@ def open_study(storage, name: str, *, seed: int = 0, worker: int = 0, identity: 
             from ..core.provenance import differing_fields
 
             changed = ", ".join(differing_fields(stored, identity)) or "?"
-            raise TuningError(f"study {name!r} in this storage was made for another objective ({changed} differ); "
-                              "give a new --study name (or the same inputs) to continue it")
+            raise ChangedStudyError(f"study {name!r} in this storage was made for another objective ({changed} "
+                                    "differ); give a new --study name (or the same inputs) to continue it")
     existing = len(study.get_trials(deepcopy=False))
     study.sampler = _sampler(seed, worker, existing, n_startup)
     return study
@@ -233,7 +236,7 @@ def tune(model: str, data, *, out, checkpoint=None, dataset: str = "got10k", spl
          device: str | None = "cpu", model_options: dict | None = None, progress: bool = True,
          heartbeat_interval: int = DEFAULT_HEARTBEAT, grace_period: int | None = None, n_startup: int = 10,
          enqueue: list[dict] | None = None, threads: int | None = None,
-         mp_context: str = "spawn") -> dict[str, Any]:
+         mp_context: str = "spawn", restart_changed: bool = False) -> dict[str, Any]:
     """Tune ``model``'s tracker hyper-parameters on a validation set; returns (and writes) ``best_params.json``.
 
     Args:
@@ -255,6 +258,8 @@ def tune(model: str, data, *, out, checkpoint=None, dataset: str = "got10k", spl
         heartbeat_interval, grace_period: seconds (stale-trial detection, module docstring).
         n_startup: random trials before TPE models the results (Optuna's default 10).
         enqueue: settings to try first (after the baseline), e.g. a known-good or known-bad setting.
+        restart_changed: a study of this name made for another objective (:class:`ChangedStudyError`: other
+            weights, data, metric or search space) is deleted and started afresh instead of stopping the run.
         threads: torch threads per worker (default: CPU cores / workers; 1 is fastest for the tiny models on a
             busy machine).
 
@@ -300,7 +305,14 @@ def tune(model: str, data, *, out, checkpoint=None, dataset: str = "got10k", spl
     name = study or f"{model}-{dataset}-{metric}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     store = open_storage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
-    the_study = open_study(store, name, seed=seed, identity=identity, n_startup=n_startup)
+    try:
+        the_study = open_study(store, name, seed=seed, identity=identity, n_startup=n_startup)
+    except ChangedStudyError:
+        if not restart_changed:
+            raise
+        log.warning("study %r was made for another objective: restart_changed, deleting it and starting afresh", name)
+        optuna.delete_study(study_name=name, storage=store)
+        the_study = open_study(store, name, seed=seed, identity=identity, n_startup=n_startup)
     the_study.enqueue_trial(baseline, user_attrs={"role": _BASELINE}, skip_if_exists=True)
     for params in enqueue or []:
         the_study.enqueue_trial(dict(params), user_attrs={"role": "enqueued"}, skip_if_exists=True)

@@ -3,6 +3,8 @@
 import json
 
 import nbformat
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -113,6 +115,39 @@ def test_step_keys_chain_upstream_changes(tmp_path):
     write_notebook(tmp_path / "b.ipynb", ["x = 2"])
     edited = step_keys(expand_steps(preset), tmp_path)
     assert edited["a"] == changed["a"] and edited["b"][0] != changed["b"][0]
+
+
+def test_step_keys_follow_the_package_source(tmp_path, monkeypatch):
+    """A changed shipped training preset (or any package code) re-runs the steps, though the version is the same."""
+    import sesiam_lib.pipeline.runner as runner
+    from sesiam_lib.core.provenance import package_source_sha256
+
+    write_notebook(tmp_path / "a.ipynb", ["x = 1"])
+    preset = {"steps": [{"notebook": "a.ipynb"}]}
+    keys = step_keys(expand_steps(preset), tmp_path)
+    assert keys["a"][1]["package_sha256"] == package_source_sha256()
+    monkeypatch.setattr(runner, "package_source_sha256", lambda: "0" * 64)
+    assert step_keys(expand_steps(preset), tmp_path)["a"][0] != keys["a"][0]
+
+
+def test_package_source_hash_covers_the_training_presets(tmp_path, monkeypatch):
+    import shutil
+
+    import sesiam_lib.core.provenance as provenance
+
+    copy = tmp_path / "sesiam_lib"
+    shutil.copytree(Path(provenance.__file__).resolve().parents[1], copy,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(provenance, "__file__", str(copy / "core" / "provenance.py"))
+    provenance.package_source_sha256.cache_clear()
+    try:
+        before = provenance.package_source_sha256()
+        preset = copy / "training" / "presets" / "synthetic_v2.yaml"
+        preset.write_text(preset.read_text() + "\n# edited\n")
+        provenance.package_source_sha256.cache_clear()
+        assert provenance.package_source_sha256() != before
+    finally:
+        provenance.package_source_sha256.cache_clear()
 
 
 def test_paths_inside_the_checkout_are_recorded_relative(tmp_path):

@@ -12,6 +12,7 @@ Fields must be JSON-serialisable; NumPy scalars and arrays, paths and tuples are
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -27,6 +28,7 @@ __all__ = [
     "provenance_key",
     "differing_fields",
     "package_version",
+    "package_source_sha256",
     "environment_versions",
     "array_sha256",
     "state_dict_sha256",
@@ -79,6 +81,23 @@ def package_version() -> str:
     import sesiam_lib
 
     return str(getattr(sesiam_lib, "__version__", "unknown"))
+
+
+@functools.lru_cache(maxsize=1)
+def package_source_sha256() -> str:
+    """SHA-256 over the package's own files that decide what it computes (``sesiam_lib/**/*.py`` and the shipped
+    presets and data ``*.yaml`` / ``*.json``: relative path and bytes, in sorted order).
+
+    The version number alone does not change when the code or a shipped training preset does; a pipeline step keyed
+    by this re-runs after any such change, and its inner work (training runs, tracked sequences, studies) still
+    resumes wherever its own key is unchanged. Computed once per process.
+    """
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".yaml", ".json") and p.is_file()
+                       and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def environment_versions() -> dict[str, str]:

@@ -34,7 +34,8 @@ import yaml
 
 from ..core.io import atomic_write_json, atomic_write_text
 from .validate import check_steps
-from ..core.provenance import canonical, differing_fields, environment_versions, package_version, provenance_key
+from ..core.provenance import (canonical, differing_fields, environment_versions, package_source_sha256,
+                               package_version, provenance_key)
 from ..core.runlock import run_folder_lock
 
 __all__ = ["Step", "PipelineError", "available_presets", "load_preset", "expand_steps", "run_pipeline",
@@ -287,13 +288,15 @@ def notebook_source_sha256(path: Path) -> str:
 
 def step_keys(steps: list[Step], notebooks_dir: Path) -> dict[str, tuple[str, dict]]:
     """Each step's provenance ``(key, fields)``: its notebook's source, its parameters, the package version and
-    the key of the step before it -- so a change anywhere upstream re-runs every later step (whose own work,
+    source (code and shipped presets, :func:`~sesiam_lib.core.provenance.package_source_sha256`) and the key of
+    the step before it -- so a change anywhere upstream re-runs every later step (whose own work,
     training runs and tracked sequences, is keyed too and resumes only where its inputs are unchanged)."""
     keys: dict[str, tuple[str, dict]] = {}
     upstream = None
     for step in steps:
         source = notebooks_dir / step.notebook
         fields = {"artefact": "pipeline-step", "library_version": package_version(),
+                  "package_sha256": package_source_sha256(),
                   "environment": environment_versions(), "notebook": step.notebook,
                   "notebook_sha256": notebook_source_sha256(source) if source.is_file() else None,
                   "parameters": canonical(step.parameters), "upstream": upstream}

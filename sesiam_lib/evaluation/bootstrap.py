@@ -261,7 +261,7 @@ def paired_table(rows: Iterable[Mapping[str, Any]], digits: int = 3) -> dict[str
         label = " ".join(str(x) for x in (r.get("dataset"), f"{display_name(r['challenger'])} − "
                                           f"{display_name(r['baseline'])}", r["scope"]) if x)
         pct = f"{100 * r['confidence']:g} %"
-        table[label] = {"sequences": str(r["n_sequences"]), "seeds": str(r["n_seeds"]),
+        table[label] = {"sequences": int(r["n_sequences"]), "seeds": int(r["n_seeds"]),
                         "baseline": ms(r["baseline_mean"], r["baseline_std"], r["n_seeds"]),
                         "challenger": ms(r["challenger_mean"], r["challenger_std"], r["n_seeds"]),
                         "difference": f"{r['diff']:+.{digits}f}",

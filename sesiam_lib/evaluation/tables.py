@@ -42,6 +42,8 @@ def _num(v) -> float | None:
 
 
 def _fmt(v, digits: int) -> str:
+    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v)  # counts (sequences, seeds, trials) stay integers
     f = _num(v)
     if f is None:
         return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)

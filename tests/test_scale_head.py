@@ -152,21 +152,11 @@ def test_scale_shift_label():
     assert label[:2].sum() == 0
 
 
-@pytest.fixture(scope="module")
-def smnist_root(tmp_path_factory):
-    from sesiam_lib.data import generate_synthetic
-
-    root = tmp_path_factory.mktemp("smnist")
-    generate_synthetic(root, kind="S-MNIST", split="train", num_sequences=3, num_frames=24, progress=False)
-    generate_synthetic(root, kind="S-MNIST", split="val", num_sequences=2, num_frames=12, progress=False)
-    return root
-
-
-def test_pairs_return_scale_follows_jitter_and_leaves_samples_unchanged(smnist_root):
+def test_pairs_return_scale_follows_jitter_and_leaves_samples_unchanged(data_root):
     from sesiam_lib.data import PairDataset
     from sesiam_lib.data.got10k import load_got10k
 
-    seqs = load_got10k(Path(smnist_root) / "train", None)
+    seqs = load_got10k(Path(data_root) / "train", None)
     geo = dict(exemplar_size=79, instance_size=159, score_size=11, scale=0.3, pairs_per_epoch=30, seed=3)
     plain = PairDataset(seqs, **geo)
     with_scale = PairDataset(seqs, return_scale=True, scale_ratio=1.4, max_shift=1, **geo)
@@ -191,12 +181,12 @@ def test_pairs_return_scale_follows_jitter_and_leaves_samples_unchanged(smnist_r
         PairDataset(seqs, scale_ratio=1.4, **geo)
 
 
-def test_training_smoke_scale_head_loss_decreases_and_checkpoint_rebuilds(smnist_root, tmp_path):
+def test_training_smoke_scale_head_loss_decreases_and_checkpoint_rebuilds(data_root, tmp_path):
     from sesiam_lib.training import read_csv_log, train
 
     cfg = {"model": "se_siamfc_tiny", "model_kwargs": {"head": "scale", "score_adjust": True}, "epochs": 4,
            "batch_size": 4, "seed": 0, "device": "cpu", "progress": False, "num_threads": 1,
-           "run_dir": str(tmp_path / "run"), "data": {"root": str(smnist_root), "pairs_per_epoch": 16, "scale": 0.3},
+           "run_dir": str(tmp_path / "run"), "data": {"root": str(data_root), "pairs_per_epoch": 16, "scale": 0.3},
            "optim": {"lr_start": 0.01, "lr_end": 0.01},
            "validation": {"enabled": True, "max_sequences": 1, "max_frames": 6}}
     result = train(cfg)

@@ -13,16 +13,6 @@ from sesiam_lib.training import (LrGridError, Trainer, lr_selection_path, plot_l
 TABLE = {0.1: [0.5, 0.2], 0.01: [0.3, 0.4], 0.001: [0.45, 0.5]}
 
 
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    from sesiam_lib.data import generate_synthetic
-
-    root = tmp_path_factory.mktemp("smnist")
-    generate_synthetic(root, kind="S-MNIST", split="train", num_sequences=3, num_frames=24, progress=False)
-    generate_synthetic(root, kind="S-MNIST", split="val", num_sequences=2, num_frames=12, progress=False)
-    return root
-
-
 @pytest.fixture
 def scripted_auc(monkeypatch):
     trained = []

@@ -8,16 +8,6 @@ import torch
 from sesiam_lib.training import ConfigError, Trainer, load_config, plateau_stop_epoch, read_csv_log, train
 
 
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    from sesiam_lib.data import generate_synthetic
-
-    root = tmp_path_factory.mktemp("smnist")
-    generate_synthetic(root, kind="S-MNIST", split="train", num_sequences=3, num_frames=24, progress=False)
-    generate_synthetic(root, kind="S-MNIST", split="val", num_sequences=2, num_frames=12, progress=False)
-    return root
-
-
 def tiny_config(data_root, run_dir, epochs=8, **validation):
     return {
         "model": "siamfc_tiny", "epochs": epochs, "batch_size": 2, "seed": 3, "device": "cpu", "progress": False,

@@ -13,16 +13,6 @@ import torch
 from sesiam_lib.training import ConfigError, load_training_checkpoint, plot_training_log, read_csv_log, train
 
 
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    from sesiam_lib.data import generate_synthetic
-
-    root = tmp_path_factory.mktemp("tmnist")
-    generate_synthetic(root, kind="S-MNIST", split="train", num_sequences=3, num_frames=24, progress=False)
-    generate_synthetic(root, kind="S-MNIST", split="val", num_sequences=2, num_frames=12, progress=False)
-    return root
-
-
 def tiny_config(data_root, run_dir, **extra):
     cfg = {
         "model": "siamfc_tiny", "epochs": 2, "batch_size": 2, "seed": 7, "device": "cpu", "progress": False,

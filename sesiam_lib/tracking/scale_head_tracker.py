@@ -38,7 +38,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import torch
 
 from ..core.boxes import center_to_xywh
 from .siamfc_tracker import as_rgb_uint8, hann_window
@@ -114,15 +113,7 @@ def scale_head_step(tracker, image, true_size=None) -> np.ndarray:
     if raw.ndim != 3 or raw.shape[0] != n:
         raise RuntimeError(f"scale-head model returned scores of shape {tuple(out.shape)}; expected "
                            f"[1, {n}, S, S] for max_shift {tracker.max_shift}")
-    if not np.isfinite(raw).all():
-        raise RuntimeError("model returned NaN or infinite scores (check the weights and the input)")
-
-    up_size = tracker.response_up * raw.shape[-1]
-    if tracker.upsample == "torch":
-        up = torch.nn.functional.interpolate(scores[:, None], size=(up_size, up_size), mode="bicubic")
-        up = up[:, 0].cpu().numpy()
-    else:
-        up = tracker._upsample(raw, up_size)
+    up, up_size = tracker._upsample_scores(scores, raw)
     m = normalize_shift_maps(up)
     window = tracker.window if up_size == tracker.up_size else hann_window(up_size)
     penalties = tracker.penalties

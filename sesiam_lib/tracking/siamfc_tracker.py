@@ -533,6 +533,17 @@ class SiamFCTracker:
         half = np.matmul(self._bicubic, raw)  # (n, U, S)
         return (half.reshape(n * up_size, size) @ self._bicubic_t).reshape(n, up_size, up_size)
 
+    def _upsample_scores(self, scores: torch.Tensor, raw: np.ndarray) -> tuple[np.ndarray, int]:
+        """Bicubic upsampling of every score map (``scores`` ``[n, S, S]``, ``raw`` its numpy copy) into a contiguous
+        float32 ``[n, U, U]`` (like the release's tensor), ``U = response_up * S``; non-finite scores raise."""
+        if not np.isfinite(raw).all():
+            raise RuntimeError("model returned NaN or infinite scores (check the weights and the input)")
+        up_size = self.response_up * raw.shape[-1]
+        if self.upsample == "torch":
+            up = torch.nn.functional.interpolate(scores[:, None], size=(up_size, up_size), mode="bicubic")
+            return up[:, 0].cpu().numpy(), up_size
+        return self._upsample(raw, up_size), up_size
+
     def set_size(self, w: float, h: float) -> None:
         """Set the current size estimate to ``(w, h)`` (centre kept) and the search side to the one of that size
         (``s_x = search_side(context_side(w, h))``, as :meth:`init` computes it; *not* clamped to the
@@ -590,16 +601,7 @@ class SiamFCTracker:
         t2 = time.perf_counter()
         if raw.shape[0] != n:
             raise RuntimeError(f"model returned {raw.shape[0]} score maps for {n} search crops")
-        if not np.isfinite(raw).all():
-            raise RuntimeError("model returned NaN or infinite scores (check the weights and the input)")
-
-        # bicubic upsampling of every map into a contiguous float32 [n, U, U] (like the release's tensor)
-        up_size = self.response_up * raw.shape[-1]
-        if self.upsample == "torch":
-            up = torch.nn.functional.interpolate(scores[:, None], size=(up_size, up_size), mode="bicubic")
-            up = up[:, 0].cpu().numpy()
-        else:
-            up = self._upsample(raw, up_size)
+        up, up_size = self._upsample_scores(scores, raw)
         # penalised maxima, kept in float32 like the release's in-place multiply
         penalized = (up.reshape(n, -1).max(axis=1).astype(np.float64) * penalties).astype(np.float32)
         best = int(np.argmax(penalized))

@@ -30,7 +30,8 @@ checkpoints = {}             # extra trackers: name -> dict with model and check
 train_run = None             # the run whose notebook-02 checkpoints (and synthetic data) to use; None: this run
 trials = 30                  # the same budget for every tracker (completed trials per study)
 seed = 0                     # the same sampler seed for every tracker
-metric = None                # auc | ao | eao; None: the layout's (got10k: ao, otb: auc, vot: eao)
+metric = None                # auc | ao | eao; None: success AUC on T-/S-MNIST (how their test split is scored),
+                             # else the layout's (got10k: ao, otb: auc, vot: eao)
 tune_sequences = None        # tune on the first N validation sequences
 tune_frames = None           # ... and the first F frames of each
 tune_num_scales = False      # also search the pyramid size (3 or 5 scales)
@@ -83,6 +84,8 @@ for name, entry in checkpoints.items():
     checkpoint = entry["checkpoint"][dataset] if isinstance(entry["checkpoint"], dict) else entry["checkpoint"]
     jobs[name] = dict(model=entry["model"], checkpoint=checkpoint, model_options={})
 out_root = paths.tuning_results(dataset)
+if metric is None and dataset in SYNTHETIC:
+    metric = "auc"  # the synthetic test split is scored by success AUC (notebook 04)
 print(len(jobs), "trackers tuned on", tune_data, f"({trials} trials each, seed {seed})")
 
 # %%
@@ -92,7 +95,7 @@ for name, job in jobs.items():
     study_dir.mkdir(parents=True, exist_ok=True)
     records[name] = tune(job["model"], tune_data, out=out_root / name, checkpoint=job["checkpoint"],
                          dataset=tune_layout, trials=trials, study=f"{name}-{dataset}", seed=seed, metric=metric,
-                         storage=storage or f"sqlite:///{study_dir.resolve() / 'study.db'}", workers=workers,
+                         storage=storage or f"sqlite:///{study_dir / 'study.db'}", workers=workers,
                          sequences=tune_sequences, max_frames=tune_frames, tune_num_scales=tune_num_scales,
                          device=device, model_options=job["model_options"], threads=threads,
                          restart_changed=restart_changed)

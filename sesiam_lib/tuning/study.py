@@ -353,7 +353,7 @@ def tune(model: str, data, *, out, checkpoint=None, dataset: str = "got10k", spl
         "model": model, "model_family": family, "model_options": dict(model_options or {}),
         "checkpoint": None if checkpoint is None else str(checkpoint), "checkpoint_sha256": ckpt_sha,
         "metric": metric,
-        "data": {"path": str(Path(data).resolve()), "dataset": dataset, "split": split,
+        "data": {"path": str(data), "dataset": dataset, "split": split,
                  "sequences": [s.name for s in seqs], "num_sequences": len(seqs), "max_frames": max_frames,
                  "frames": int(sum(len(s) for s in seqs)), "fingerprint": identity["data_fingerprint"]},
         "study": name, "storage": mask_url(url), "seed": int(seed), "workers": workers,

@@ -26,6 +26,9 @@ def runs(tmp_path):
                                                      ["SE-SiamFC tiny", "0.503 ± 0.032", "10.0"]])
         write_csv(root / "equivariance" / "layers.csv", [["layer", "error"], ["stem", "0.0022"]])
         write_csv(root / "tracking" / "S" / "probe_trials.csv", [["trial", "x"], ["1", "5"]])
+    # a tuning study's raw trials: rows keyed by worker process and start time, never the same twice
+    write_csv(ref / "tuning" / "S" / "m_s0" / "trials.csv", [["worker", "value"], ["vm:101 / 10:00", "0.5"]])
+    write_csv(now / "tuning" / "S" / "m_s0" / "trials.csv", [["worker", "value"], ["vm:202 / 11:00", "0.5"]])
     return ref, now
 
 

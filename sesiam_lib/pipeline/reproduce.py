@@ -74,8 +74,9 @@ TOLERANCES: list[tuple[str, Tolerance]] = [
 ]
 # columns never judged (machine-dependent); matched case-insensitively against the column name
 TIMING_COLUMNS = re.compile(r"(second|time|fps|pairs_per_s|frames/s|speed|timestamp)", re.IGNORECASE)
-# tables that are raw per-trial or per-step records rather than results (their summaries are compared)
-SKIPPED_TABLES = re.compile(r"(_trials\.csv$|log_steps\.csv$|(^|/)reproduction_cells\.csv$)")
+# tables that are raw per-trial or per-step records rather than results (their summaries are compared: the tuning
+# studies' trials.csv rows are keyed by worker process and start time, their outcome is tuning_<dataset>.csv)
+SKIPPED_TABLES = re.compile(r"(_trials\.csv$|(^|/)trials\.csv$|log_steps\.csv$|(^|/)reproduction_cells\.csv$)")
 
 
 @dataclass

@@ -39,7 +39,6 @@ import time
 
 import numpy as np
 
-from ..core.boxes import center_to_xywh
 from .siamfc_tracker import as_rgb_uint8, hann_window
 
 __all__ = ["parabola_offset", "normalize_shift_maps", "scale_head_step", "HEAD_SCALE", "is_scale_head"]
@@ -126,24 +125,8 @@ def scale_head_step(tracker, image, true_size=None) -> np.ndarray:
     k_hat = float(np.clip(shifts[b] + offset, -m_shift, m_shift))
     factor = float(tracker.scale_ratio ** k_hat)
 
-    disp = np.array([c_max, r_max], dtype=np.float64) - np.ceil(up_size / 2)
-    disp = disp * tracker.total_stride / tracker.response_up
-    disp = disp * tracker.s_x / tracker.instance_size
     old_center, old_size, old_s_x = tracker.center, tracker.size, tracker.s_x
-    center = old_center + disp
-    center[0] = max(0.0, min(float(width), center[0]))
-    center[1] = max(0.0, min(float(height), center[1]))
-    if true_size is None:
-        lr = tracker.scale_lr
-        tracker.s_x = max(tracker.min_s_x, min(tracker.max_s_x, (1 - lr) * old_s_x + lr * old_s_x * factor))
-        size = np.array([(1 - lr) * old_size[0] + lr * old_size[0] * factor,
-                         (1 - lr) * old_size[1] + lr * old_size[1] * factor])
-        size[0] = max(10.0, min(float(width), size[0]))
-        size[1] = max(10.0, min(float(height), size[1]))
-    else:
-        size = old_size.copy()
-    tracker.center, tracker.size = center, size
-    box = center_to_xywh(center, size)
+    box = tracker._move_to_peak(r_max, c_max, up_size, width, height, factor if true_size is None else None)
     t3 = time.perf_counter()
 
     timings = {"crop": t1 - t0, "network": t2 - t1, "post": t3 - t2}

@@ -533,6 +533,29 @@ class SiamFCTracker:
         half = np.matmul(self._bicubic, raw)  # (n, U, S)
         return (half.reshape(n * up_size, size) @ self._bicubic_t).reshape(n, up_size, up_size)
 
+    def _move_to_peak(self, r_max: int, c_max: int, up_size: int, width: int, height: int,
+                      factor: float | None) -> np.ndarray:
+        """Move the target to the response peak ``(r_max, c_max)`` of an ``up_size`` map and scale it by ``factor``
+        with the released damped update (``scale_lr``; ``s_x`` clamped to ``[0.2, 5] s_x0``, the size to
+        ``[10, W] x [10, H]``); ``factor=None`` keeps the size (true-size runs). Returns the new ``(x, y, w, h)``."""
+        disp = np.array([c_max, r_max], dtype=np.float64) - np.ceil(up_size / 2)
+        disp = disp * self.total_stride / self.response_up
+        disp = disp * self.s_x / self.instance_size
+        center = self.center + disp
+        center[0] = max(0.0, min(float(width), center[0]))
+        center[1] = max(0.0, min(float(height), center[1]))
+        if factor is None:  # localisation alone: the size stays the true one (s_x too: it was set from it)
+            size = self.size.copy()
+        else:
+            lr, old_size = self.scale_lr, self.size
+            self.s_x = max(self.min_s_x, min(self.max_s_x, (1 - lr) * self.s_x + lr * (self.s_x * factor)))
+            size = np.array([(1 - lr) * old_size[0] + lr * old_size[0] * factor,
+                             (1 - lr) * old_size[1] + lr * old_size[1] * factor])
+            size[0] = max(10.0, min(float(width), size[0]))
+            size[1] = max(10.0, min(float(height), size[1]))
+        self.center, self.size = center, size
+        return center_to_xywh(center, size)
+
     def _upsample_scores(self, scores: torch.Tensor, raw: np.ndarray) -> tuple[np.ndarray, int]:
         """Bicubic upsampling of every score map (``scores`` ``[n, S, S]``, ``raw`` its numpy copy) into a contiguous
         float32 ``[n, U, U]`` (like the release's tensor), ``U = response_up * S``; non-finite scores raise."""
@@ -616,25 +639,9 @@ class SiamFCTracker:
         final = (1 - self.w_influence) * m + self.w_influence * window
         r_max, c_max = np.unravel_index(int(final.argmax()), final.shape)
 
-        disp = np.array([c_max, r_max], dtype=np.float64) - np.ceil(up_size / 2)
-        disp = disp * self.total_stride / self.response_up
-        disp = disp * self.s_x / self.instance_size
         old_center, old_size, old_s_x = self.center, self.size, self.s_x
-        center = old_center + disp
-
-        center[0] = max(0.0, min(float(width), center[0]))
-        center[1] = max(0.0, min(float(height), center[1]))
-        if true_size is None:
-            lr = self.scale_lr
-            self.s_x = max(self.min_s_x, min(self.max_s_x, (1 - lr) * old_s_x + lr * scaled_instance[best]))
-            size = np.array([(1 - lr) * old_size[0] + lr * old_size[0] * scales[best],
-                             (1 - lr) * old_size[1] + lr * old_size[1] * scales[best]])
-            size[0] = max(10.0, min(float(width), size[0]))
-            size[1] = max(10.0, min(float(height), size[1]))
-        else:  # localisation alone: the size stays the true one (s_x too: it was set from it)
-            size = old_size.copy()
-        self.center, self.size = center, size
-        box = center_to_xywh(center, size)
+        box = self._move_to_peak(r_max, c_max, up_size, width, height,
+                                 None if true_size is not None else scales[best])
         t3 = time.perf_counter()
 
         if self.debug:

@@ -11,7 +11,9 @@ Build option ``score_adjust=True`` (``build_model(name, score_adjust=True)``, ev
 ``adjust = nn.Conv2d(1, 1, 1)`` (state-dict keys ``adjust.weight`` ``[1, 1, 1, 1]`` and ``adjust.bias`` ``[1]``),
 initialised to weight 1e-3, bias 0 (the original SiamFC's init; trained from scratch, the 0.1 scale gives logits
 in the hundreds), and ``score = adjust(xcorr(...))``. Without it (the default) the model has no ``adjust`` module
-and no extra state-dict keys: the released checkpoints load unchanged.
+and no extra state-dict keys: the released checkpoints load unchanged. Caveat, measured: from scratch with SGD at
+lr 0.01 the gain's gradient is ~1e3 x the others' and one clipped step multiplies it ~100x (loss 3.7 -> 813), so
+the synthetic v2 protocol uses ``out_scale=0.001`` instead: the same fixed multiple of the xcorr, no new keys.
 
 Interface of every model (reference and fast):
 

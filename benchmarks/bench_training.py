@@ -11,7 +11,16 @@ that a shared, noisy machine slows them alike; the table gives the median step t
 that matter: SE-fast / SE-reference speed-up and the SE-fast / SiamFC+ step-time ratio. Medians of interleaved
 rounds are what to compare; absolute times vary with the load.
 
+Every row also gives the step's convolution/matmul work (``GFLOP``, counted by
+:class:`torch.utils.flop_counter.FlopCounterMode` over forward + backward) and the rate it ran at (``GFLOP/s``), and
+each group ends with the FLOP ratios beside the time ratios: the fast layers only drop the exact-zero taps of the
+small scales, so the reference / fast FLOP ratio is what per-layer rewriting can give at equal efficiency.
+``--breakdown`` splits each tiny model's step time by kind of operator (convolutions forward and backward,
+batch norm, element-wise, pooling, other) -- where the time that is not convolution goes.
+
 Options: ``--profile`` adds a :mod:`torch.profiler` summary (top operators by self time) of the fast SE tiny step;
+``--compile`` adds ``torch.compile``-d twins of the tiny models (compile time excluded; on the CPU here they were
+slower than eager);
 ``--end-to-end`` adds :func:`sesiam_lib.training.train` on a small synthetic S-MNIST set (pair sampling, crops,
 augmentation, DataLoader, logging), pairs/s from its step log after the warm-up steps.
 
@@ -32,6 +41,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from sesiam_lib.models import build_model
 
@@ -47,11 +57,14 @@ def label(name: str, impl: str | None) -> str:
     return name if impl is None else f"{name}[{impl}]"
 
 
-def make_step(name: str, impl: str | None, device: str, batch: int, amp: str, seed: int = 0):
-    """A closure running one optimisation step of ``name`` on fixed random inputs (and the model)."""
+def make_step(name: str, impl: str | None, device: str, batch: int, amp: str, seed: int = 0,
+              compiled: bool = False):
+    """A closure running one optimisation step of ``name`` on fixed random inputs (and the model); with
+    ``compiled`` the forward runs through ``torch.compile`` (compiled on the first call)."""
     torch.manual_seed(seed)
     options = {} if impl is None else {"sesn_impl": impl}
     model = build_model(name, **options).to(device).train()
+    forward = torch.compile(model) if compiled else model
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
     e, i, s = model.exemplar_size, model.instance_size, model.score_size
     g = torch.Generator().manual_seed(seed)
@@ -65,7 +78,7 @@ def make_step(name: str, impl: str | None, device: str, batch: int, amp: str, se
     def step() -> float:
         opt.zero_grad(set_to_none=True)
         with torch.autocast(device_type=dev_type, dtype=dtype, enabled=dtype is not None):
-            scores = model(z, x)
+            scores = forward(z, x)
         loss = model.loss(scores.float(), labels)
         if scaler is not None:
             scaler.scale(loss).backward()
@@ -80,6 +93,13 @@ def make_step(name: str, impl: str | None, device: str, batch: int, amp: str, se
         return float(loss.detach())
 
     return step, model
+
+
+def step_gflop(step) -> float:
+    """Convolution and matmul GFLOP of one call of ``step`` (forward and backward; element-wise ops not counted)."""
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops() / 1e9
 
 
 def _sync(device: str) -> None:
@@ -105,26 +125,35 @@ def interleaved(steps: dict, device: str, repeats: int, warmup: int) -> dict[str
     return times
 
 
-def run_group(group: str, device: str, batch: int, repeats: int, warmup: int, amp: str) -> dict:
-    variants = GROUPS[group]
-    steps = {}
-    for name, impl in variants:
-        steps[label(name, impl)] = make_step(name, impl, device, batch, amp)[0]
+def run_group(group: str, device: str, batch: int, repeats: int, warmup: int, amp: str,
+              compiled: bool = False) -> dict:
+    variants = [(name, impl, False) for name, impl in GROUPS[group]]
+    if compiled:
+        variants += [(name, impl, True) for name, impl in GROUPS[group] if impl != "reference"]
+    steps, gflop = {}, {}
+    for name, impl, comp in variants:
+        key = label(name, impl) + ("+compile" if comp else "")
+        steps[key] = make_step(name, impl, device, batch, amp, compiled=comp)[0]
+        gflop[key] = step_gflop(steps[key])  # also the compiled twins' (long) first call, outside the timing
     times = interleaved(steps, device, repeats, warmup)
     med = {k: statistics.median(v) for k, v in times.items()}
-    plain, se_ref, se_fast = (label(*v) for v in variants)
+    plain, se_ref, se_fast = (label(*v) for v in GROUPS[group])
     for key in steps:
         print(f"{key:34s} {device:6s} {amp:5s} {batch:5d} {repeats:7d} {1000 * med[key]:11.1f} "
-              f"{1000 * min(times[key]):9.1f} {batch / med[key]:10.1f}", flush=True)
+              f"{1000 * min(times[key]):9.1f} {batch / med[key]:10.1f} {gflop[key]:7.2f} "
+              f"{gflop[key] / med[key]:8.1f}", flush=True)
     ratios = {
         "se_fast_speedup_vs_reference": med[se_ref] / med[se_fast],
         "se_fast_over_plain": med[se_fast] / med[plain],
         "se_reference_over_plain": med[se_ref] / med[plain],
+        "flop_reference_over_fast": gflop[se_ref] / gflop[se_fast],
+        "flop_se_fast_over_plain": gflop[se_fast] / gflop[plain],
     }
-    print(f"  -> {group}: SE fast / SE reference speed-up {ratios['se_fast_speedup_vs_reference']:.2f}x; "
-          f"step-time ratio SE-fast / SiamFC+ {ratios['se_fast_over_plain']:.2f} "
-          f"(SE-reference / SiamFC+ {ratios['se_reference_over_plain']:.2f})", flush=True)
-    return {"median_s": med, "times_s": times, "ratios": ratios}
+    print(f"  -> {group}: SE fast / SE reference speed-up {ratios['se_fast_speedup_vs_reference']:.2f}x "
+          f"(FLOP ratio {ratios['flop_reference_over_fast']:.2f}); step-time ratio SE-fast / SiamFC+ "
+          f"{ratios['se_fast_over_plain']:.2f} (FLOP ratio {ratios['flop_se_fast_over_plain']:.2f}; "
+          f"SE-reference / SiamFC+ {ratios['se_reference_over_plain']:.2f})", flush=True)
+    return {"median_s": med, "times_s": times, "gflop": gflop, "ratios": ratios}
 
 
 def profile_step(name: str, impl: str | None, device: str, batch: int, amp: str, steps: int = 3,
@@ -142,6 +171,46 @@ def profile_step(name: str, impl: str | None, device: str, batch: int, amp: str,
         _sync(device)
     sort = "self_cuda_time_total" if device.startswith("cuda") else "self_cpu_time_total"
     return prof.key_averages().table(sort_by=sort, row_limit=row_limit)
+
+
+OPERATOR_KINDS = (  # (kind, substrings of aten operator names), first match wins
+    ("convolution backward", ("convolution_backward",)),
+    ("convolution forward", ("convolution", "conv2d", "conv3d", "mkldnn_conv")),
+    ("batch norm", ("batch_norm",)),
+    ("pooling (spatial, scale max)", ("max_pool", "aten::max", "scatter")),
+    ("element-wise (relu, add, fill, copy)", ("threshold", "relu", "clamp", "add", "mul", "fill_", "copy_",
+                                             "zero_", "cat", "where")),
+)
+
+
+def time_breakdown(name: str, impl: str | None, device: str, batch: int, amp: str, steps: int = 3) -> dict:
+    """Milliseconds per step by kind of operator (:data:`OPERATOR_KINDS`, profiler self time; 'other' the rest)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    step, _ = make_step(name, impl, device, batch, amp)
+    step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    kinds = {kind: 0.0 for kind, _ in OPERATOR_KINDS} | {"other": 0.0}
+    for event in prof.key_averages():
+        kind = next((k for k, keys in OPERATOR_KINDS if any(p in event.key for p in keys)), "other")
+        kinds[kind] += event.self_cpu_time_total / 1000 / steps
+    return kinds
+
+
+def print_breakdown(device: str, batch: int, amp: str) -> None:
+    rows = {label(n, i): time_breakdown(n, i, device, batch, amp) for n, i in GROUPS["tiny"]}
+    names = list(rows)
+    print(f"\nwhere the step time goes (ms per step, profiler self time, {device}, batch {batch}; "
+          "SE-fast / SiamFC+ per kind):")
+    print(f"{'kind':38s}" + "".join(f"{n:>28s}" for n in names) + f"{'SE-fast/plain':>15s}")
+    for kind in rows[names[0]]:
+        values = [rows[n][kind] for n in names]
+        ratio = values[2] / values[0] if values[0] else float("nan")
+        print(f"{kind:38s}" + "".join(f"{v:28.1f}" for v in values) + f"{ratio:15.2f}")
+    totals = [sum(rows[n].values()) for n in names]
+    print(f"{'total':38s}" + "".join(f"{v:28.1f}" for v in totals) + f"{totals[2] / totals[0]:15.2f}")
 
 
 def bench_train(name: str, device: str, batch: int, steps: int, warmup: int, amp: str, workers: int,
@@ -172,6 +241,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=None, help="timed rounds (default: tiny 8, full 2 on CPU)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
     parser.add_argument("--profile", action="store_true", help="profile the fast SE tiny step (top operators)")
+    parser.add_argument("--breakdown", action="store_true", help="step time by kind of operator, tiny models")
+    parser.add_argument("--compile", action="store_true", help="add torch.compile-d tiny models (plain, SE fast)")
     parser.add_argument("--end-to-end", action="store_true", help="also time train() end to end, tiny models")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers for the end-to-end run")
     parser.add_argument("--skip-train", action="store_true", help=argparse.SUPPRESS)  # old flag: now the default
@@ -181,7 +252,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
           + (f", CUDA {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""))
     header = (f"{'model[sesn_impl]':34s} {'device':6s} {'amp':5s} {'batch':>5s} {'repeats':>7s} "
-              f"{'median ms':>11s} {'min ms':>9s} {'pairs/s':>10s}")
+              f"{'median ms':>11s} {'min ms':>9s} {'pairs/s':>10s} {'GFLOP':>7s} {'GFLOP/s':>8s}")
     print(header)
     print("-" * len(header))
     results = {}
@@ -191,7 +262,12 @@ def main() -> None:
             full = group == "full"
             batch = (args.batch_full or (24 if cuda else 2)) if full else args.batch_tiny
             repeats = args.repeats or (2 if full and not cuda else 8)
-            results[(device, group)] = run_group(group, device, batch, repeats, args.warmup, args.amp)
+            results[(device, group)] = run_group(group, device, batch, repeats, args.warmup, args.amp,
+                                                 compiled=args.compile and not full)
+
+    if args.breakdown:
+        for device in devices:
+            print_breakdown(device, args.batch_tiny, args.amp)
 
     if args.profile:
         for device in devices:

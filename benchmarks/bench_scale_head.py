@@ -119,6 +119,20 @@ def scale_estimate(checkpoint: str | None, data: str | None, factors, frames_per
     return {"weights": checkpoint or "random", "scale_ratio": model.scale_ratio, "factors": out}
 
 
+def report_speed(rounds: int, frames: int, threads: int) -> dict:
+    print(f"speed: {rounds} interleaved rounds x {frames} frames, {threads} thread(s), fast path")
+    result = {"speed": speed(rounds, frames)}
+    for label, v in result["speed"].items():
+        print(f"  {label:38s} {v['median_fps']:7.1f} frames/s   (rounds: "
+              + ", ".join(f"{x:.1f}" for x in v["all_fps"]) + ")")
+    ratio = (result["speed"][ARMS[2][0]]["median_fps"] / result["speed"][ARMS[1][0]]["median_fps"])
+    ratio_plain = (result["speed"][ARMS[2][0]]["median_fps"] / result["speed"][ARMS[0][0]]["median_fps"])
+    result["ratio_scale_head_vs_pyramid_se"] = ratio
+    result["ratio_scale_head_vs_pyramid_plain"] = ratio_plain
+    print(f"  scale head / pyramid SE: {ratio:.2f}x (target >= 2.5x); scale head / pyramid SiamFC+: {ratio_plain:.2f}x")
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -130,21 +144,14 @@ def main() -> None:
     parser.add_argument("--estimate-frames", type=int, default=3, help="frames per sequence for the estimate")
     parser.add_argument("--estimate-sequences", type=int, default=4)
     parser.add_argument("--skip-estimate", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    print(f"speed: {args.rounds} interleaved rounds x {args.frames} frames, {args.threads} thread(s), fast path")
-    result = {"speed": speed(args.rounds, args.frames)}
-    for label, v in result["speed"].items():
-        print(f"  {label:38s} {v['median_fps']:7.1f} frames/s   (rounds: "
-              + ", ".join(f"{x:.1f}" for x in v["all_fps"]) + ")")
-    ratio = (result["speed"][ARMS[2][0]]["median_fps"] / result["speed"][ARMS[1][0]]["median_fps"])
-    ratio_plain = (result["speed"][ARMS[2][0]]["median_fps"] / result["speed"][ARMS[0][0]]["median_fps"])
-    result["ratio_scale_head_vs_pyramid_se"] = ratio
-    result["ratio_scale_head_vs_pyramid_plain"] = ratio_plain
-    print(f"  scale head / pyramid SE: {ratio:.2f}x (target >= 2.5x); scale head / pyramid SiamFC+: {ratio_plain:.2f}x")
-
+    result = {}
+    if not args.skip_speed:
+        result.update(report_speed(args.rounds, args.frames, args.threads))
     if not args.skip_estimate:
         est = scale_estimate(args.checkpoint, args.data, args.factors, args.estimate_frames, args.estimate_sequences)
         result["scale_estimate"] = est

@@ -12,7 +12,8 @@ scale estimate.
    centre of later frames with a size estimate off by a known factor (``tracker.place``: true box / f), so the target
    appears f times larger in the search crop than expected; one ``update`` with ``scale_penalty = 1`` and
    ``scale_lr = 1`` gives the direct estimate (``last_debug["scale_factor"]``), to be compared with f. Reported per f:
-   the median estimate and the mean |log2(estimate / f)|.
+   the median estimate and the mean |log2(estimate / f)|; over all trials, the least-squares slope of log(estimate)
+   on log(f) (1: the head reads scale exactly; 0: it is blind to it).
 
 Usage::
 
@@ -88,10 +89,10 @@ def _sequences(data: str | None, tmp: Path):
 
 
 def scale_estimate(checkpoint: str | None, data: str | None, factors, frames_per_sequence: int,
-                   max_sequences: int) -> dict:
+                   max_sequences: int, model_name: str = "se_siamfc_tiny") -> dict:
     torch.manual_seed(0)
     options = checkpoint_model_options({"head": "scale"}, checkpoint) if checkpoint else {"head": "scale"}
-    model = build_model("se_siamfc_tiny", **options)
+    model = build_model(model_name, **options)
     if checkpoint:
         load_checkpoint(model, checkpoint)
     tracker = SiamFCTracker.from_benchmark(model, device="cpu", debug=True, scale_penalty=1.0, scale_lr=1.0)
@@ -116,7 +117,12 @@ def scale_estimate(checkpoint: str | None, data: str | None, factors, frames_per
         est = np.asarray(est)
         out[f] = {"median_estimate": float(np.median(est)),
                   "mean_abs_log2_error": float(np.mean(np.abs(np.log2(est / f)))), "trials": int(est.size)}
-    return {"weights": checkpoint or "random", "scale_ratio": model.scale_ratio, "factors": out}
+    # least-squares slope of log(estimate) on log(true factor) over every trial: 1 reads scale exactly, 0 is blind
+    logs_f = np.concatenate([np.full(len(v), np.log(f)) for f, v in estimates.items()])
+    logs_e = np.log(np.concatenate([np.asarray(v) for v in estimates.values()]))
+    slope = float(np.polyfit(logs_f, logs_e, 1)[0]) if np.ptp(logs_f) > 0 else float("nan")
+    return {"weights": checkpoint or "random", "model": model_name, "scale_ratio": model.scale_ratio,
+            "factors": out, "log_slope": slope}
 
 
 def report_speed(rounds: int, frames: int, threads: int) -> dict:
@@ -138,7 +144,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--checkpoint", default=None, help="training checkpoint of a head=scale se_siamfc_tiny")
+    parser.add_argument("--checkpoint", default=None, help="training checkpoint of a head=scale model")
+    parser.add_argument("--model", default="se_siamfc_tiny", help="the checkpoint's model (scale estimate)")
     parser.add_argument("--data", default=None, help="GOT-10k-layout split folder (default: 4 generated S-MNIST)")
     parser.add_argument("--factors", type=float, nargs="+", default=[1 / 1.4, 1 / 1.18, 1.0, 1.18, 1.4])
     parser.add_argument("--estimate-frames", type=int, default=3, help="frames per sequence for the estimate")
@@ -153,13 +160,16 @@ def main() -> None:
     if not args.skip_speed:
         result.update(report_speed(args.rounds, args.frames, args.threads))
     if not args.skip_estimate:
-        est = scale_estimate(args.checkpoint, args.data, args.factors, args.estimate_frames, args.estimate_sequences)
+        est = scale_estimate(args.checkpoint, args.data, args.factors, args.estimate_frames, args.estimate_sequences,
+                             args.model)
         result["scale_estimate"] = est
         note = "" if args.checkpoint else "  (RANDOM weights: shows the machinery only, not the head's accuracy)"
         print(f"direct scale estimate, weights: {est['weights']}, basis ratio {est['scale_ratio']:.3f}{note}")
         for f, v in est["factors"].items():
             print(f"  true factor {f:5.3f}: median estimate {v['median_estimate']:5.3f}, mean |log2 error| "
                   f"{v['mean_abs_log2_error']:.3f} ({v['trials']} trials)")
+        print(f"  log-log slope of the estimate on the true factor: {est['log_slope']:.3f} (1: reads scale exactly, "
+              "0: blind)")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
 

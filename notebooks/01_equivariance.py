@@ -18,7 +18,7 @@ run_name = "dev"            # results go to <results_root>/<run_name>, checkpoin
 results_root = "../results"
 work_root = "../runs"
 image_size = 192          # photographs resized to this side (FACTS §8)
-scale_ratio = 1.4         # ratio between neighbouring scales of the SE layers
+scale_ratio = 1.4         # ratio between neighbouring scales of the SE layers (whole SE models: their own)
 border = 0.2              # fraction cropped from each side before the error is computed
 channels = 32             # output channels of the randomly initialised layers
 seed = 0
@@ -126,21 +126,25 @@ if random_layers:
 #
 # At `model_image_size` with a `model_border` crop (FACTS §8: 383 px, 15 %): the full backbones at random initialisation, and the models given in `trained`
 # (with each trained architecture at random initialisation for comparison; several seeds are averaged, ± one standard
-# deviation). The error of each stage is that of the stack up to it. CIResNet-22 and SiamFC+ tiny have no scale axis,
+# deviation). The error of each stage is that of the stack up to it, an SE model's at its own basis ratio (one scale index
+# apart: 1.4, or 1.26 for the SESN-style configuration). CIResNet-22 and SiamFC+ tiny have no scale axis,
 # so their maps are compared without a shift: for them the number measures how far the features are from simply
 # commuting with the downscale.
 
 # %%
 from sesiam_lib.models import build_model, checkpoint_model_options, load_checkpoint
 from sesiam_lib.pipeline.experiment import RunPaths, display_name
-from sesiam_lib.sesn.checks import measure_backbone_stages, scale_usage, summarize_stage_errors
+from sesiam_lib.sesn.checks import basis_ratio, measure_backbone_stages, scale_usage, summarize_stage_errors
 
 model_rows, usage_rows = [], []
+
+
 def measure(group, model, size, crop, **info):
     pictures = natural_images(size) * 255.0
-    rows = measure_backbone_stages(model, pictures, scale_ratio=scale_ratio, border=crop, group=group, **info)
+    ratio = basis_ratio(model, scale_ratio)  # an SE model one scale index apart; a plain one at scale_ratio
+    rows = measure_backbone_stages(model, pictures, scale_ratio=ratio, border=crop, group=group, **info)
     for row in rows:
-        print(f"{group:40s} {row.get('seed', ''):>2} {row['stage']:8s} {row['error']:.4f}")
+        print(f"{group:40s} {row.get('seed', ''):>2} {row['stage']:8s} {row['error']:.4f}  (ratio {ratio:.3f})")
     model_rows.extend(rows)
     usage_rows.extend(scale_usage(model, pictures, group=group, **info))
 

@@ -100,6 +100,22 @@ def test_backbone_stages_of_tiny_models(photos):
     assert len(plain) == 3 and all(r["error"] >= 0 for r in plain)
 
 
+def test_basis_ratio_measures_each_model_one_scale_index_apart(photos):
+    """The SESN-style model (ratio 1.26) measured at the release's 1.4 looks far less equivariant than it is."""
+    from sesiam_lib.models import build_model
+    from sesiam_lib.sesn.checks import basis_ratio, measure_backbone_stages
+
+    torch.manual_seed(0)
+    sesn = build_model("se_siamfc_tiny_sesn").eval()
+    assert basis_ratio(sesn) == pytest.approx(2 ** (1 / 3))
+    assert basis_ratio(build_model("se_siamfc_tiny")) == pytest.approx(1.4)
+    assert basis_ratio(build_model("siamfc_tiny"), 1.3) == 1.3  # no scale convs: the default
+    pics = photos[:2, :, :96, :96] * 255.0
+    own = measure_backbone_stages(sesn, pics, scale_ratio=basis_ratio(sesn), border=0.2, stages=["features.conv1"])
+    wrong = measure_backbone_stages(sesn, pics, scale_ratio=1.4, border=0.2, stages=["features.conv1"])
+    assert own[0]["error"] < 0.5 * wrong[0]["error"], (own, wrong)
+
+
 def test_summarize_stage_errors_mean_and_sample_std():
     from sesiam_lib.sesn.checks import summarize_stage_errors
 

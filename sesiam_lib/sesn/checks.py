@@ -16,7 +16,7 @@ from .equivariance import equivariance_error, layerwise_equivariance_error
 from .layers import SESConvHH, SESConvHH1x1, SESConvZ2H
 
 __all__ = ["REFERENCE_LAYERS", "BACKBONE_STAGES", "build_reference_layer", "measure_reference_layers", "error_vs_ratio",
-           "measure_backbone_stages", "summarize_stage_errors", "scale_usage"]
+           "basis_ratio", "measure_backbone_stages", "summarize_stage_errors", "scale_usage"]
 
 
 def _stem(channels: int, padding_mode: str) -> nn.Module:
@@ -76,6 +76,16 @@ def error_vs_ratio(layer: nn.Module, images: torch.Tensor, ratios: Iterable[floa
 
 #: The stages of a Siamese model's ``features`` backbone (SiamFC+/SE-SiamFC, full and tiny) measured per stage.
 BACKBONE_STAGES = ("features.conv1", "features.layer1", "features.layer2")
+
+
+def basis_ratio(model: nn.Module, default: float = 1.4) -> float:
+    """The ratio between neighbouring scales of the first K x K scale conv in ``model`` -- one scale index apart,
+    the downscale an SE model's equivariance error is measured at (1.4 for the release's configuration, 1.26 for
+    the SESN-style one); ``default`` for a model without scale convs (a plain CNN, compared without a shift)."""
+    for module in model.modules():
+        if isinstance(module, (SESConvZ2H, SESConvHH)) and len(module.scales) > 1:
+            return float(module.scales[1] / module.scales[0])
+    return float(default)
 
 
 def measure_backbone_stages(model: nn.Module, images: torch.Tensor, scale_ratio: float = 1.4, border: float = 0.2,

@@ -23,7 +23,8 @@ train_dataset = None         # the dataset the models were trained on (notebook 
 models = ["siamfc_tiny", "se_siamfc_tiny"]   # trained models (notebook 02); a variant trained with a tag: "<model>-<tag>"
 seeds = [0]                  # trained seeds to track with (checkpoints from notebook 02)
 model_options = {}           # build_model options by models entry, e.g. {"se_siamfc_tiny-circular": {"padding_mode": "circular"}}
-checkpoints = {}             # extra trackers (e.g. released files): name -> dict with model and checkpoint (a path, or dataset -> path)
+checkpoints = {}             # extra trackers (e.g. released files): name -> dict with model, checkpoint (a path, or dataset -> path)
+                             # and optional model_options (build_model options, e.g. {head: scale})
 tracker_benchmark = None     # released hyper-parameters to use (OTB2013, OTB2015, VOT2016, VOT2017); None: the dataset's if tuned, else OTB2015
 hyper_family = None          # give every tracker this family's released hyper-parameters ("SiamFC+" or "SE-SiamFC");
                              # None: each model its own family's, as in the paper
@@ -109,6 +110,7 @@ for key, entry in checkpoints.items():
     given.append(name)
     checkpoint = entry["checkpoint"][dataset] if isinstance(entry["checkpoint"], dict) else entry["checkpoint"]
     factories[name] = TrackerFactory(entry["model"], checkpoint=checkpoint, benchmark=hyper, device=device, name=name,
+                                     model_options=entry.get("model_options", {}),
                                      tracker_options=check_tracker_overrides(tracker_overrides),
                                      tuned=tuned_file(paths, dataset, tuned, name=key, model=entry["model"]))
 print(len(sequences), "sequences;", "trackers:", list(factories), "; hyper-parameters:", hyper, shared_hyper or "",

@@ -26,7 +26,8 @@ train_dataset = None         # the dataset the models were trained on (notebook 
 models = ["siamfc_tiny", "se_siamfc_tiny"]   # trained models (notebook 02), as in notebook 03
 seeds = [0]
 model_options = {}           # build_model options by models entry
-checkpoints = {}             # extra trackers: name -> dict with model and checkpoint (a path, or dataset -> path)
+checkpoints = {}             # extra trackers: name -> dict with model, checkpoint (a path, or dataset -> path) and
+                             # optional model_options (build_model options, e.g. {head: scale})
 train_run = None             # the run whose notebook-02 checkpoints (and synthetic data) to use; None: this run
 trials = 30                  # the same budget for every tracker (completed trials per study)
 seed = 0                     # the same sampler seed for every tracker
@@ -82,7 +83,7 @@ for model in models:
                           model_options=model_options.get(model, {}))
 for name, entry in checkpoints.items():
     checkpoint = entry["checkpoint"][dataset] if isinstance(entry["checkpoint"], dict) else entry["checkpoint"]
-    jobs[name] = dict(model=entry["model"], checkpoint=checkpoint, model_options={})
+    jobs[name] = dict(model=entry["model"], checkpoint=checkpoint, model_options=entry.get("model_options", {}))
 out_root = paths.tuning_results(dataset)
 if metric is None and dataset in SYNTHETIC:
     metric = "auc"  # the synthetic test split is scored by success AUC (notebook 04)

@@ -70,5 +70,11 @@ def test_tuned_file_auto_and_tuned_seed(tmp_path):
     assert tuned_file(paths, "S-MNIST", {"siamfc_tiny": "x.json"}, name="siamfc_tiny_s2", model="siamfc_tiny",
                       seed=2) == "x.json"
     assert tuned_file(paths, "S-MNIST", {}, name="a_s0", model="a", seed=0) is None
+    # a checkpoints arm "<arm>_s<seed>" of a pool model read through another head: its arm's file, not the model's
+    arms = {"se_siamfc_tiny": "pool.json", "se_siamfc_tiny-readout": "readout.json", "b_s1": "b1.json"}
+    assert [tuned_file(paths, "S-MNIST", arms, name=f"se_siamfc_tiny-readout_s{s}", model="se_siamfc_tiny")
+            for s in (0, 3)] == ["readout.json"] * 2
+    assert tuned_file(paths, "S-MNIST", arms, name="se_siamfc_tiny_s3", model="se_siamfc_tiny") == "pool.json"
+    assert tuned_file(paths, "S-MNIST", arms, name="b_s1", model="b") == "b1.json"
     with pytest.raises(ValueError, match="tuned_seed"):
         tuned_file(paths, "S-MNIST", {}, name="a_s0", model="a", seed=0, tuned_seed=0)

@@ -348,6 +348,31 @@ def test_shift_response_figure_and_is_scale_head(tmp_path):
         plot_shift_responses([pyramid.last_debug])
 
 
+def test_pool_trained_weights_read_through_the_scale_head(data_root, tmp_path):
+    """The read-out arms of scale_head_v2: a pool-head training checkpoint tracked with model_options head=scale
+    (notebooks 03 / 05 ``checkpoints`` entries) is a scale-head tracker with exactly those weights, one crop a frame."""
+    from sesiam_lib.tracking import TrackerFactory
+    from sesiam_lib.tracking.scale_head_tracker import is_scale_head
+    from sesiam_lib.training import train
+
+    result = train({"model": "se_siamfc_tiny", "model_kwargs": {"out_scale": 0.001}, "epochs": 1, "batch_size": 4,
+                    "seed": 0, "device": "cpu", "progress": False, "num_threads": 1, "run_dir": str(tmp_path / "run"),
+                    "data": {"root": str(data_root), "pairs_per_epoch": 8}, "validation": {"enabled": False}})
+    pool = TrackerFactory("se_siamfc_tiny", checkpoint=str(result.final_checkpoint))
+    readout = TrackerFactory("se_siamfc_tiny", checkpoint=str(result.final_checkpoint), model_options={"head": "scale"})
+    assert is_scale_head(readout) and not is_scale_head(pool)
+    pool_model, readout_model = pool.build_model(), readout.build_model()
+    assert readout_model.head_type == "scale" and readout_model.out_scale == pool_model.out_scale == 0.001
+    for key, value in pool_model.state_dict().items():
+        assert torch.equal(readout_model.state_dict()[key], value), key
+    tracker = readout()
+    tracker.debug = True
+    img, box = _square_frame(30)
+    tracker.init(img, box)
+    tracker.update(img)
+    assert tracker.last_debug["head"] == "scale" and len(tracker.last_debug["search_crops"]) == 1
+
+
 def test_scale_head_preset_parses_and_validates():
     from sesiam_lib.pipeline import expand_steps, load_preset
     from sesiam_lib.pipeline.runner import repo_root

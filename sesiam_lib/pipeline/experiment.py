@@ -14,6 +14,7 @@ holds the small reviewable outputs (executed notebooks, logs, tracking result fi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -295,7 +296,8 @@ def tuned_file(paths: RunPaths, dataset: str, tuned, *, name: str, model: str | 
 
     Args:
         paths: the run's paths (notebook 05 wrote ``paths.tuning_results(dataset)/<tracker>/best_params.json``).
-        tuned: ``{}`` / ``None`` (none); a dict by tracker name or models entry (``name`` first, then ``model``);
+        tuned: ``{}`` / ``None`` (none); a dict by tracker name or models entry (``name`` first, then ``name``
+            without its ``_s<seed>`` suffix, then ``model``);
             or ``"auto"``: notebook 05's file for this dataset.
         name: the tracker's name (its result folder; a ``checkpoints`` entry's name).
         model, seed: for a trained model, its ``models`` entry and seed: with ``"auto"`` the file of
@@ -324,4 +326,7 @@ def tuned_file(paths: RunPaths, dataset: str, tuned, *, name: str, model: str | 
     if tuned and not isinstance(tuned, dict):
         raise ValueError(f"tuned: expected 'auto' or a dict by tracker name / models entry, got {tuned!r}")
     tuned = tuned or {}
-    return tuned.get(name) or (tuned.get(model) if model is not None else None)
+    # the name, then the name without its seed suffix (checkpoints entries "<arm>_s<seed>" share "<arm>"'s file),
+    # then the models entry
+    unseeded = re.sub(r"_s\d+$", "", name)
+    return tuned.get(name) or tuned.get(unseeded) or (tuned.get(model) if model is not None else None)

@@ -30,6 +30,12 @@ What makes them faster (see ``benchmarks/bench_training.py`` for the measured ef
   (mean and variance over ``B, S, H, W``), running-stat updates and ``num_batches_tracked``, no copies.
 - **2x2 spatial max-pool** (``MaxPool3d((1, 2, 2))``) as a 2-D max-pool on the same view.
 
+What they cannot do: they compute exactly the reference's function, so the only work they remove is the exact-zero
+taps -- a training step of ``se_siamfc_tiny`` does 22.3 instead of 37.9 GFLOP of convolution (1.69x fewer; the
+full model 137 vs 251, 1.83x), which bounds the speed-up at equal efficiency (measured 1.56x and 1.43x, 2 threads).
+The rest of the SE step over SiamFC+'s is memory-bound batch norm and element-wise work on three scales
+(``benchmarks/bench_training.py --breakdown``); ``torch.compile`` did not help on the CPU.
+
 Switch: ``build_model(name, sesn_impl="fast" | "reference")``; :func:`layer_classes` gives the classes of an
 implementation and :func:`convert_sesn_impl` switches an existing module tree in place (parameters untouched).
 """

@@ -66,7 +66,7 @@ from sesiam_lib.core.io import atomic_write_text
 from sesiam_lib.evaluation import read_otb_result
 from sesiam_lib.pipeline.experiment import (OTB, TRUE_SIZE_TAG, VOT, RunPaths, benchmark_protocol,
                                             check_tracker_overrides, display_name, load_benchmark, tracker_name,
-                                            tracking_tag, tuned_file, write_dry_run_note)
+                                            checkpoint_entry, tracking_tag, tuned_file, write_dry_run_note)
 from sesiam_lib.tracking import TrackerFactory, run_otb, run_vot, tracker_params
 from sesiam_lib.tracking.runners import track_sequence
 from sesiam_lib.tracking.visualize import animate_sequence, plot_response_maps
@@ -108,11 +108,11 @@ given = []  # the checkpoints trackers' names (true_size: "<name>-truesize")
 for key, entry in checkpoints.items():
     name = f"{key}-{TRUE_SIZE_TAG}" if true_size else key
     given.append(name)
-    checkpoint = entry["checkpoint"][dataset] if isinstance(entry["checkpoint"], dict) else entry["checkpoint"]
-    factories[name] = TrackerFactory(entry["model"], checkpoint=checkpoint, benchmark=hyper, device=device, name=name,
-                                     model_options=entry.get("model_options", {}),
+    job = checkpoint_entry(key, entry, dataset)
+    factories[name] = TrackerFactory(job["model"], checkpoint=job["checkpoint"], benchmark=hyper, device=device, name=name,
+                                     model_options=job["model_options"],
                                      tracker_options=check_tracker_overrides(tracker_overrides),
-                                     tuned=tuned_file(paths, dataset, tuned, name=key, model=entry["model"]))
+                                     tuned=tuned_file(paths, dataset, tuned, name=key, model=job["model"]))
 print(len(sequences), "sequences;", "trackers:", list(factories), "; hyper-parameters:", hyper, shared_hyper or "",
       "; TRUE SIZE GIVEN (localisation alone)" if true_size else "")
 for name, factory in factories.items():

@@ -62,7 +62,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Image, Markdown, display
 
 from sesiam_lib.evaluation import write_tables
-from sesiam_lib.pipeline.experiment import SYNTHETIC, RunPaths, tracker_name
+from sesiam_lib.pipeline.experiment import SYNTHETIC, RunPaths, checkpoint_entry, tracker_name
 from sesiam_lib.tuning import tune
 
 paths = RunPaths(run_name, results_root, work_root)
@@ -82,8 +82,7 @@ for model in models:
         jobs[name] = dict(model=model.split("-")[0], checkpoint=train_paths.checkpoint(train_dataset or dataset, model, s),
                           model_options=model_options.get(model, {}))
 for name, entry in checkpoints.items():
-    checkpoint = entry["checkpoint"][dataset] if isinstance(entry["checkpoint"], dict) else entry["checkpoint"]
-    jobs[name] = dict(model=entry["model"], checkpoint=checkpoint, model_options=entry.get("model_options", {}))
+    jobs[name] = checkpoint_entry(name, entry, dataset)
 out_root = paths.tuning_results(dataset)
 if metric is None and dataset in SYNTHETIC:
     metric = "auc"  # the synthetic test split is scored by success AUC (notebook 04)

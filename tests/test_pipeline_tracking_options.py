@@ -78,3 +78,19 @@ def test_tuned_file_auto_and_tuned_seed(tmp_path):
     assert tuned_file(paths, "S-MNIST", arms, name="b_s1", model="b") == "b1.json"
     with pytest.raises(ValueError, match="tuned_seed"):
         tuned_file(paths, "S-MNIST", {}, name="a_s0", model="a", seed=0, tuned_seed=0)
+
+
+def test_checkpoint_entry_per_dataset_options_and_clear_errors():
+    from sesiam_lib.pipeline.experiment import checkpoint_entry
+
+    entry = {"model": "se_siamfc_tiny", "model_options": {"head": "scale"},
+             "checkpoint": {"S-MNIST": "s.pth", "T-MNIST": "t.pth"}}
+    assert checkpoint_entry("r_s0", entry, "T-MNIST") == {"model": "se_siamfc_tiny", "checkpoint": "t.pth",
+                                                          "model_options": {"head": "scale"}}
+    assert checkpoint_entry("x", {"model": "m", "checkpoint": "a.pth"}, "OTB2015")["model_options"] == {}
+    with pytest.raises(ValueError, match=r"checkpoints\['r_s0'\]: no checkpoint for OTB2015"):
+        checkpoint_entry("r_s0", entry, "OTB2015")
+    with pytest.raises(ValueError, match=r"checkpoints\['x'\]: unknown keys \['options'\]"):
+        checkpoint_entry("x", {"model": "m", "checkpoint": "a.pth", "options": {}}, "S-MNIST")
+    with pytest.raises(ValueError, match=r"checkpoints\['x'\]: expected a dict with model and checkpoint"):
+        checkpoint_entry("x", {"checkpoint": "a.pth"}, "S-MNIST")

@@ -21,7 +21,7 @@ from pathlib import Path
 __all__ = ["RunPaths", "display_name", "tracker_name", "load_benchmark", "benchmark_protocol", "truncate_sequence",
            "is_dry_run", "dry_run_eao_range", "write_dry_run_note", "MissingSequencesWarning", "DRY_RUN_NOTE",
            "SYNTHETIC", "OTB", "VOT", "TRUE_SIZE_TAG", "tracking_tag", "TRACKER_OVERRIDE_KEYS",
-           "check_tracker_overrides", "tuned_file"]
+           "check_tracker_overrides", "checkpoint_entry", "tuned_file"]
 
 _DISPLAY = {
     "siamfc_tiny": "SiamFC+ tiny",
@@ -288,6 +288,26 @@ def check_tracker_overrides(overrides) -> dict:
         raise ValueError(f"tracker_overrides: unknown key(s) {', '.join(map(repr, unknown))}; known: "
                          f"{', '.join(TRACKER_OVERRIDE_KEYS)}")
     return dict(overrides)
+
+
+def checkpoint_entry(name: str, entry, dataset: str) -> dict:
+    """One ``checkpoints`` entry of notebooks 03 / 05 for ``dataset``: ``{"model", "checkpoint", "model_options"}``.
+
+    ``entry``: a dict with ``model``, ``checkpoint`` (a path, or a dict dataset -> path) and optional
+    ``model_options`` (``build_model`` options, e.g. ``{"head": "scale"}``). ``ValueError`` naming the entry when a
+    key is missing or unknown, or the checkpoint dict has no path for ``dataset``.
+    """
+    if not isinstance(entry, dict) or not {"model", "checkpoint"} <= set(entry):
+        raise ValueError(f"checkpoints[{name!r}]: expected a dict with model and checkpoint, got {entry!r}")
+    unknown = set(entry) - {"model", "checkpoint", "model_options"}
+    if unknown:
+        raise ValueError(f"checkpoints[{name!r}]: unknown keys {sorted(unknown)} (model, checkpoint, model_options)")
+    checkpoint = entry["checkpoint"]
+    if isinstance(checkpoint, dict):
+        if dataset not in checkpoint:
+            raise ValueError(f"checkpoints[{name!r}]: no checkpoint for {dataset} (has {sorted(checkpoint)})")
+        checkpoint = checkpoint[dataset]
+    return {"model": entry["model"], "checkpoint": checkpoint, "model_options": dict(entry.get("model_options") or {})}
 
 
 def tuned_file(paths: RunPaths, dataset: str, tuned, *, name: str, model: str | None = None,

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from sesiam_lib.pipeline.cost import log_segments
 from sesiam_lib.training import ConfigError, load_training_checkpoint, plot_training_log, read_csv_log, train
 
 
@@ -162,6 +163,8 @@ def test_sigkill_then_resume_gives_bitwise_equal_weights(data_root, tmp_path):
     out, _ = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, out
     assert "resumed from" in (run_dir / "train.log").read_text()
+    # the cost report counts each process's time apart (sesiam_lib.pipeline.cost reads the trainer's start line)
+    assert len(log_segments(run_dir / "train.log")) == 3  # the killed process; the resuming one opens two
 
     assert_same_weights(weights(tmp_path / "ref" / "checkpoints" / "final.pth"),
                         weights(run_dir / "checkpoints" / "final.pth"))

@@ -20,6 +20,11 @@ Usage::
     python benchmarks/bench_scale_head.py                                   # speed + random-weight estimate
     python benchmarks/bench_scale_head.py --checkpoint runs/.../best.pth --data runs/scale_head_v2/data/S-MNIST/val
     python benchmarks/bench_scale_head.py --rounds 5 --frames 40 --threads 1 --json out.json
+    python benchmarks/bench_scale_head.py --skip-speed --checkpoint runs/.../*_s[0-4]/checkpoints/best.pth \
+        --data runs/scale_head_v2/data/S-MNIST/test --estimate-sequences 20   # one line per seed + mean +- sd
+
+Several ``--checkpoint`` files (e.g. the seeds of one arm) are measured one after the other on the same frames and
+factors; the slope and the per-factor errors are then summarised over them (mean, sample standard deviation).
 """
 
 from __future__ import annotations
@@ -139,12 +144,46 @@ def report_speed(rounds: int, frames: int, threads: int) -> dict:
     return result
 
 
+def report_estimate(checkpoint: str | None, args) -> dict:
+    est = scale_estimate(checkpoint, args.data, args.factors, args.estimate_frames, args.estimate_sequences,
+                         args.model)
+    note = "" if checkpoint else "  (RANDOM weights: shows the machinery only, not the head's accuracy)"
+    print(f"direct scale estimate, weights: {est['weights']}, basis ratio {est['scale_ratio']:.3f}{note}")
+    for f, v in est["factors"].items():
+        print(f"  true factor {f:5.3f}: median estimate {v['median_estimate']:5.3f}, mean |log2 error| "
+              f"{v['mean_abs_log2_error']:.3f} ({v['trials']} trials)")
+    print(f"  log-log slope of the estimate on the true factor: {est['log_slope']:.3f} (1: reads scale exactly, "
+          "0: blind)")
+    return est
+
+
+def summarise_estimates(estimates: list[dict]) -> dict:
+    """Over several checkpoints (e.g. seeds): the slope's mean, sample sd and range, and per true factor the mean
+    over checkpoints of the median estimate and of the mean |log2 error|."""
+    slopes = np.asarray([e["log_slope"] for e in estimates], dtype=np.float64)
+    summary = {"n": int(slopes.size), "log_slope_mean": float(slopes.mean()), "log_slope_sd": float(slopes.std(ddof=1)),
+               "log_slope_min": float(slopes.min()), "log_slope_max": float(slopes.max()), "factors": {}}
+    print(f"over {summary['n']} checkpoints (mean, sd over checkpoints):")
+    for f in estimates[0]["factors"]:
+        medians = [e["factors"][f]["median_estimate"] for e in estimates]
+        errors = [e["factors"][f]["mean_abs_log2_error"] for e in estimates]
+        summary["factors"][f] = {"median_estimate_mean": float(np.mean(medians)),
+                                 "mean_abs_log2_error_mean": float(np.mean(errors)),
+                                 "mean_abs_log2_error_sd": float(np.std(errors, ddof=1))}
+        print(f"  true factor {f:5.3f}: median estimate {np.mean(medians):5.3f}, mean |log2 error| "
+              f"{np.mean(errors):.3f} +- {np.std(errors, ddof=1):.3f}")
+    print(f"  log-log slope: {summary['log_slope_mean']:.3f} +- {summary['log_slope_sd']:.3f} (sd), "
+          f"range {summary['log_slope_min']:.3f} .. {summary['log_slope_max']:.3f}")
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--checkpoint", default=None, help="training checkpoint of a head=scale model")
+    parser.add_argument("--checkpoint", nargs="+", default=[None],
+                        help="training checkpoint(s) of the model, tracked through head=scale (several: one per seed)")
     parser.add_argument("--model", default="se_siamfc_tiny", help="the checkpoint's model (scale estimate)")
     parser.add_argument("--data", default=None, help="GOT-10k-layout split folder (default: 4 generated S-MNIST)")
     parser.add_argument("--factors", type=float, nargs="+", default=[1 / 1.4, 1 / 1.18, 1.0, 1.18, 1.4])
@@ -160,16 +199,9 @@ def main() -> None:
     if not args.skip_speed:
         result.update(report_speed(args.rounds, args.frames, args.threads))
     if not args.skip_estimate:
-        est = scale_estimate(args.checkpoint, args.data, args.factors, args.estimate_frames, args.estimate_sequences,
-                             args.model)
-        result["scale_estimate"] = est
-        note = "" if args.checkpoint else "  (RANDOM weights: shows the machinery only, not the head's accuracy)"
-        print(f"direct scale estimate, weights: {est['weights']}, basis ratio {est['scale_ratio']:.3f}{note}")
-        for f, v in est["factors"].items():
-            print(f"  true factor {f:5.3f}: median estimate {v['median_estimate']:5.3f}, mean |log2 error| "
-                  f"{v['mean_abs_log2_error']:.3f} ({v['trials']} trials)")
-        print(f"  log-log slope of the estimate on the true factor: {est['log_slope']:.3f} (1: reads scale exactly, "
-              "0: blind)")
+        result["scale_estimate"] = [report_estimate(checkpoint, args) for checkpoint in args.checkpoint]
+        if len(args.checkpoint) > 1:
+            result["summary"] = summarise_estimates(result["scale_estimate"])
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
 

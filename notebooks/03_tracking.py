@@ -65,8 +65,9 @@ import numpy as np
 from sesiam_lib.core.io import atomic_write_text
 from sesiam_lib.evaluation import read_otb_result
 from sesiam_lib.pipeline.experiment import (OTB, TRUE_SIZE_TAG, VOT, RunPaths, benchmark_protocol,
-                                            check_tracker_overrides, display_name, load_benchmark, tracker_name,
-                                            checkpoint_entry, tracking_tag, tuned_file, write_dry_run_note)
+                                            check_tracker_overrides, display_name, figure_trackers, load_benchmark,
+                                            tracker_name, checkpoint_entry, tracking_tag, tuned_file,
+                                            write_dry_run_note)
 from sesiam_lib.tracking import TrackerFactory, run_otb, run_vot, tracker_params
 from sesiam_lib.tracking.runners import track_sequence
 from sesiam_lib.tracking.visualize import animate_sequence, plot_response_maps
@@ -147,9 +148,8 @@ if benchmark_protocol(dataset) == "otb":
 
 # %%
 probe = min(len(sequence) - 1, 20)
-for name, factory in factories.items():
-    if name not in given and not (seeds and name.endswith(f"_s{seeds[0]}")):  # released preset: seeds = []
-        continue
+for name in figure_trackers(factories, given, seeds):  # one per family: the first seed
+    factory = factories[name]
     debug = track_sequence(factory(), sequence, debug=True, max_frames=probe + 1, true_size=true_size)["debug"][-1]
     fig = plot_response_maps(debug)
     fig.suptitle(f"{name}: frame {probe + 1}, chosen scale {debug.get('best_scale')}")
@@ -170,10 +170,9 @@ from sesiam_lib.tracking.scale_head_tracker import is_scale_head
 from sesiam_lib.tracking.visualize import plot_shift_responses
 
 shift_frames = [f for f in (1, 5, 10, 20) if f < len(sequence)]
-for name, factory in factories.items():
+for name in figure_trackers(factories, given, seeds):
+    factory = factories[name]
     if not shift_frames or not is_scale_head(factory):
-        continue
-    if name not in given and not (seeds and name.endswith(f"_s{seeds[0]}")):
         continue
     run = track_sequence(factory(), sequence, debug=True, max_frames=max(shift_frames) + 1, true_size=true_size)
     fig = plot_shift_responses([run["debug"][f] for f in shift_frames], frames=shift_frames,

@@ -167,3 +167,30 @@ def test_executed_notebooks_keep_no_machine_paths_of_the_checkout(tmp_path):
     _strip_machine_paths(out, root / "notebooks")
     record = json.loads(out.read_text())["metadata"]["papermill"]
     assert record == {"input_path": "01_equivariance.ipynb", "output_path": "../runs/r/01.ipynb"}
+
+
+def test_cell_outputs_keep_no_machine_paths(tmp_path):
+    """Warnings name the module that raised them and tracebacks every frame: both are scrubbed before commit."""
+    import sys
+
+    from sesiam_lib.pipeline.runner import _strip_machine_paths, repo_root
+
+    root = repo_root()
+    warning = f"{root}/sesiam_lib/tracking/runners.py:12: UserWarning: slow\n"
+    frame = f"File {sys.base_prefix}/lib/python3.11/warnings.py:3, in f()"
+    out = tmp_path / "x.ipynb"
+    out.write_text(json.dumps({"cells": [{"cell_type": "code", "source": "", "metadata": {}, "outputs": [
+        {"output_type": "stream", "name": "stderr", "text": [warning, "plain line\n"]},
+        {"output_type": "error", "ename": "E", "evalue": f"no file {root}/runs/a.pth", "traceback": [frame]},
+        {"output_type": "execute_result", "data": {"text/plain": f"'{root}/results'", "image/png": "AAAA"},
+         "metadata": {}, "execution_count": 1}]}],
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    _strip_machine_paths(out, root / "notebooks")
+    text = out.read_text()
+    assert str(root) not in text
+    outputs = json.loads(text)["cells"][0]["outputs"]
+    assert outputs[0]["text"] == ["sesiam_lib/tracking/runners.py:12: UserWarning: slow\n", "plain line\n"]
+    assert outputs[1]["evalue"] == "no file runs/a.pth"
+    if not (sys.base_prefix + "/").startswith(str(root) + "/"):
+        assert outputs[1]["traceback"] == ["File <python>/lib/python3.11/warnings.py:3, in f()"]
+    assert outputs[2]["data"] == {"text/plain": "'results'", "image/png": "AAAA"}

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from sesiam_lib.pipeline.experiment import (TRACKER_OVERRIDE_KEYS, RunPaths, check_tracker_overrides, tracking_tag,
-                                            tuned_file)
+from sesiam_lib.pipeline.experiment import (TRACKER_OVERRIDE_KEYS, RunPaths, check_tracker_overrides,
+                                            figure_trackers, tracking_tag, tuned_file)
 from sesiam_lib.tracking import SiamFCTracker
 
 
@@ -94,3 +94,14 @@ def test_checkpoint_entry_per_dataset_options_and_clear_errors():
         checkpoint_entry("x", {"model": "m", "checkpoint": "a.pth", "options": {}}, "S-MNIST")
     with pytest.raises(ValueError, match=r"checkpoints\['x'\]: expected a dict with model and checkpoint"):
         checkpoint_entry("x", {"checkpoint": "a.pth"}, "S-MNIST")
+
+
+def test_figure_trackers_one_per_family():
+    names = ["se_siamfc_tiny-scalehead_s0", "se_siamfc_tiny-scalehead_s1", "siamfc_tiny_s2", "siamfc_tiny_s3",
+             "se_siamfc_tiny-readout_s1", "SE-SiamFC", "x-truesize"]
+    given = ["siamfc_tiny_s2", "siamfc_tiny_s3", "se_siamfc_tiny-readout_s1", "SE-SiamFC", "x-truesize"]
+    assert figure_trackers(names, given, [0, 1]) == ["se_siamfc_tiny-scalehead_s0", "siamfc_tiny_s2",
+                                                     "se_siamfc_tiny-readout_s1", "SE-SiamFC", "x-truesize"]
+    # the released preset: no trained seeds, named checkpoints only
+    assert figure_trackers(["SE-SiamFC", "SiamFC+"], ["SE-SiamFC", "SiamFC+"], []) == ["SE-SiamFC", "SiamFC+"]
+    assert figure_trackers(["m_s1", "m_s0"], [], [1]) == ["m_s1"]

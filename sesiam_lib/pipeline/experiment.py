@@ -21,7 +21,7 @@ from pathlib import Path
 __all__ = ["RunPaths", "display_name", "tracker_name", "load_benchmark", "benchmark_protocol", "truncate_sequence",
            "is_dry_run", "dry_run_eao_range", "write_dry_run_note", "MissingSequencesWarning", "DRY_RUN_NOTE",
            "SYNTHETIC", "OTB", "VOT", "TRUE_SIZE_TAG", "tracking_tag", "TRACKER_OVERRIDE_KEYS",
-           "check_tracker_overrides", "checkpoint_entry", "tuned_file"]
+           "check_tracker_overrides", "checkpoint_entry", "tuned_file", "figure_trackers"]
 
 _DISPLAY = {
     "siamfc_tiny": "SiamFC+ tiny",
@@ -44,6 +44,33 @@ def display_name(model: str) -> str:
 def tracker_name(model: str, seed: int) -> str:
     """Result folder name of one trained model: ``<model>_s<seed>`` (the seed suffix is what tables average over)."""
     return f"{model}_s{int(seed)}"
+
+
+def figure_trackers(names, given, seeds) -> list[str]:
+    """The trackers notebook 03 draws per-tracker figures for (response maps, responses over shifts), in order.
+
+    One figure per family, not per seed: the notebook's own models at the first tracked seed (``seeds[0]``), and of
+    the ``given`` (``checkpoints``) trackers those without a seed suffix plus, of each ``<base>_s<k>`` family, the
+    smallest k. Thirty seeded checkpoints would otherwise embed thirty figures in every executed notebook.
+    """
+    from ..evaluation.aggregate import split_seed
+
+    given = set(given)
+    first_given: dict[str, int] = {}
+    for name in names:
+        base, seed = split_seed(name)
+        if name in given and seed is not None:
+            first_given[base] = min(seed, first_given.get(base, seed))
+    out = []
+    for name in names:
+        base, seed = split_seed(name)
+        if name in given:
+            keep = seed is None or seed == first_given[base]
+        else:
+            keep = bool(seeds) and seed == int(seeds[0])
+        if keep:
+            out.append(name)
+    return out
 
 
 @dataclass(frozen=True)

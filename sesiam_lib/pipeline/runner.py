@@ -258,15 +258,57 @@ def _execute(step: Step, notebooks_dir: Path, output: Path, kernel_name: str) ->
 
 
 def _strip_machine_paths(output: Path, notebooks_dir: Path) -> None:
-    """Papermill records the absolute input and output paths: keep them relative to the notebooks' folder when they
-    lie in the checkout (executed notebooks are committed under results/)."""
+    """Executed notebooks are committed under results/, so they keep no paths of this machine: papermill's recorded
+    input and output paths become relative to the notebooks' folder when they lie in the checkout, and inside the
+    cells' outputs (warnings name the module that raised them, tracebacks every frame) the checkout's folder is
+    dropped (``sesiam_lib/...``, ``.venv/lib/...``) and the interpreter's install prefix is written ``<python>``."""
     notebook = json.loads(output.read_text(encoding="utf-8"))
     record = notebook.get("metadata", {}).get("papermill", {})
     root = repo_root()
     for key in ("input_path", "output_path"):
         if record.get(key):
             record[key] = _portable_path(Path(record[key]).resolve(), notebooks_dir, root)
+    prefixes = _machine_prefixes(root)
+    for cell in notebook.get("cells", []):
+        for out in cell.get("outputs", []):
+            _scrub_output(out, prefixes)
     atomic_write_text(output, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+
+
+def _machine_prefixes(root: Path) -> list[tuple[str, str]]:
+    """``(prefix, replacement)`` pairs, longest first: the checkout's folder, then the interpreter's prefixes that
+    lie outside it."""
+    import sys
+
+    pairs = {str(root) + os.sep: ""}
+    for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix}:
+        if prefix and not (prefix + os.sep).startswith(str(root) + os.sep):
+            pairs.setdefault(prefix + os.sep, "<python>" + os.sep)
+    return sorted(pairs.items(), key=lambda item: -len(item[0]))
+
+
+def _scrub_text(text, prefixes: list[tuple[str, str]]):
+    if isinstance(text, list):
+        return [_scrub_text(line, prefixes) for line in text]
+    if not isinstance(text, str):
+        return text
+    for prefix, replacement in prefixes:
+        text = text.replace(prefix, replacement)
+    return text
+
+
+def _scrub_output(out: dict, prefixes: list[tuple[str, str]]) -> None:
+    """One cell output in place: stream text, error tracebacks and plain-text results (images are left alone)."""
+    if "text" in out:
+        out["text"] = _scrub_text(out["text"], prefixes)
+    if "traceback" in out:
+        out["traceback"] = _scrub_text(out["traceback"], prefixes)
+    if "evalue" in out:
+        out["evalue"] = _scrub_text(out["evalue"], prefixes)
+    data = out.get("data", {})
+    for mime in ("text/plain", "text/markdown", "text/html"):
+        if mime in data:
+            data[mime] = _scrub_text(data[mime], prefixes)
 
 
 def _portable_path(path: Path, notebooks_dir: Path, root: Path) -> str:

@@ -63,6 +63,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from sesiam_lib.core.io import atomic_write_text
+from sesiam_lib.core.notebook import show_figure
 from sesiam_lib.evaluation import read_otb_result
 from sesiam_lib.pipeline.experiment import (OTB, TRUE_SIZE_TAG, VOT, RunPaths, benchmark_protocol,
                                             check_tracker_overrides, display_name, figure_trackers, load_benchmark,
@@ -140,8 +141,7 @@ if benchmark_protocol(dataset) == "otb":
     for name in factories:
         boxes[name] = read_otb_result(out_dir / name / f"{sequence.name}.txt")[:len(sequence)]
     fig = frame_grid(sequence, boxes)
-    fig.savefig(out_dir / f"frames_{sequence.name}{suffix}.png", dpi=100)
-    plt.show()
+    show_figure(fig, out_dir / f"frames_{sequence.name}{suffix}.png")  # PNG file, JPEG inline (small notebook)
 
 # %% [markdown]
 # ## Per-scale response maps of each tracker on one frame
@@ -153,8 +153,7 @@ for name in figure_trackers(factories, given, seeds):  # one per family: the fir
     debug = track_sequence(factory(), sequence, debug=True, max_frames=probe + 1, true_size=true_size)["debug"][-1]
     fig = plot_response_maps(debug)
     fig.suptitle(f"{name}: frame {probe + 1}, chosen scale {debug.get('best_scale')}")
-    fig.savefig(out_dir / f"responses_{name}_{sequence.name}.png", dpi=100)
-    plt.show()
+    show_figure(fig, out_dir / f"responses_{name}_{sequence.name}.png")
 
 # %% [markdown]
 # ## Scale head: the response over shifts (head="scale" models only)
@@ -177,8 +176,7 @@ for name in figure_trackers(factories, given, seeds):
     run = track_sequence(factory(), sequence, debug=True, max_frames=max(shift_frames) + 1, true_size=true_size)
     fig = plot_shift_responses([run["debug"][f] for f in shift_frames], frames=shift_frames,
                                title=f"{name}: response over shifts, {sequence.name}")
-    fig.savefig(out_dir / f"shift_responses_{name}_{sequence.name}.png", dpi=100)
-    plt.show()
+    show_figure(fig, out_dir / f"shift_responses_{name}_{sequence.name}.png")
 
 # %% [markdown]
 # ## Animation

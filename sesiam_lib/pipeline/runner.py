@@ -25,6 +25,7 @@ import hashlib
 import itertools
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -278,8 +279,6 @@ def _strip_machine_paths(output: Path, notebooks_dir: Path) -> None:
 def _machine_prefixes(root: Path) -> list[tuple[str, str]]:
     """``(prefix, replacement)`` pairs, longest first: the checkout's folder, then the interpreter's prefixes that
     lie outside it."""
-    import sys
-
     pairs = {str(root) + os.sep: ""}
     for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix}:
         if prefix and not (prefix + os.sep).startswith(str(root) + os.sep):
@@ -298,13 +297,10 @@ def _scrub_text(text, prefixes: list[tuple[str, str]]):
 
 
 def _scrub_output(out: dict, prefixes: list[tuple[str, str]]) -> None:
-    """One cell output in place: stream text, error tracebacks and plain-text results (images are left alone)."""
-    if "text" in out:
-        out["text"] = _scrub_text(out["text"], prefixes)
-    if "traceback" in out:
-        out["traceback"] = _scrub_text(out["traceback"], prefixes)
-    if "evalue" in out:
-        out["evalue"] = _scrub_text(out["evalue"], prefixes)
+    """One cell output in place: stream text, error messages and tracebacks, text results (images are left alone)."""
+    for key in ("text", "evalue", "traceback"):
+        if key in out:
+            out[key] = _scrub_text(out[key], prefixes)
     data = out.get("data", {})
     for mime in ("text/plain", "text/markdown", "text/html"):
         if mime in data:
